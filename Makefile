@@ -1,0 +1,33 @@
+# Set-up is `make demo` or `make test`; both build .venv from the lock files first.
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+export PREFECT_LOGGING_LEVEL ?= WARNING
+RESIDENTS ?= 20000
+DAYS ?= 10
+
+.PHONY: demo test bench clean-data lock
+
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv==0.13.9
+	$(UV) pip sync -q --python $(VENV)/bin/python requirements.lock requirements-dev.lock
+	$(UV) pip install -q --python $(VENV)/bin/python --no-deps -e .
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m juki.demo --residents $(RESIDENTS) --days $(DAYS)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_ingest.py
+
+lock: $(VENV)/.installed
+	$(UV) pip compile -q requirements.in --python-version 3.11 --generate-hashes -o requirements.lock
+	$(UV) pip compile -q requirements-dev.in --python-version 3.11 --generate-hashes -o requirements-dev.lock
+
+clean-data:
+	rm -rf data/demo

@@ -278,6 +278,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("CANCEL_TARGET_OTHER_PERSON", "state", "cancels_event_id names an event of another resident_code."),
     Rule("CANCEL_TARGET_CANCELLED", "state", "cancels_event_id names an event that is already cancelled."),
     Rule("CANCEL_TARGET_IS_CANCEL", "state", "cancels_event_id names a CANCEL."),
+    Rule("CANCEL_BREAKS_HISTORY", "state", "Without the cancelled event, a later event of the person would no longer hold."),
     Rule("LATE_EVENT_CONFLICT", "state", "Placed at its effective date, the event would break a later event of the person."),
     Rule("DEPENDS_ON_REFUSED_ROW", "state", "An earlier row of the file for this resident was refused."),
 )}

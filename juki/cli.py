@@ -1,0 +1,190 @@
+"""`juki`: the command line over the register. Read-only commands are plain DuckDB queries; no Prefect."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import textwrap
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+juki keeps a city's Basic Resident Register (住民基本台帳) in a DuckDB store and takes in the
+front office's daily change files (異動データ) through Prefect flows.
+
+The store is --store PATH, else $JUKI_STORE, else data/registry.duckdb. Beside it live
+inbox/ (files waiting for `juki daily`), archive/ (every file as received, by SHA-256).
+
+Exit status: 0 work done (rows may be quarantined); 1 a file was refused or a check failed;
+2 usage error (unknown command, bad date, no store)."""
+
+EXAMPLES = {
+    "ingest": """\
+        examples:
+          juki ingest data/inbox/112038_changes_20260401.csv
+          juki ingest s3://city-inbox/112038_changes_20260402.csv --json""",
+    "daily": """\
+        examples:
+          juki daily                      # every new file in the store's inbox/
+          juki daily --date 2026-04-30    # only files dated up to 30 April""",
+    "quarantine": """\
+        examples:
+          juki quarantine --file 112038_changes_20260402.csv
+          juki quarantine --format json | jq '.[].rules'""",
+    "show": """\
+        examples:
+          juki show 12345678901
+          juki show 12345678901 --as-of 2026-04-01 --format json""",
+    "generate": """\
+        examples:
+          juki generate --out data/inbox --residents 5000 --days 30
+          juki generate --out /tmp/city --seed 7""",
+}
+
+
+class UsageError(Exception):
+    """A mistake in how juki was called; exit 2."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="juki", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", help="the DuckDB store (default: $JUKI_STORE or data/registry.duckdb)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=textwrap.dedent(EXAMPLES.get(name, "")),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+        return sub
+
+    ingest = command("ingest", "Run the daily-linkage flow on these change files, in name order.")
+    ingest.add_argument("files", nargs="+", metavar="FILE_OR_URI", help="a path or any fsspec URI")
+    ingest.add_argument("--json", action="store_true", help="print only a JSON summary on standard output")
+
+    daily = command("daily", "The scheduled entry: every inbox file not yet ingested, dated up to --date.")
+    daily.add_argument("--inbox", help="the inbox URI (default: inbox/ beside the store)")
+    daily.add_argument("--date", type=_date, help="take files dated up to this day (YYYY-MM-DD)")
+    daily.add_argument("--json", action="store_true", help="print only a JSON summary on standard output")
+
+    quarantine = command("quarantine", "List refused rows with their rule ids (no personal data).")
+    quarantine.add_argument("--file", help="only rows of this change file (its name)")
+    quarantine.add_argument("--format", choices=("csv", "json"), default="csv")
+
+    show = command("show", "One person's record on a day and their history; My Number masked.")
+    show.add_argument("resident_code", metavar="RESIDENT_CODE", help="住民票コード (11 digits)")
+    show.add_argument("--as-of", type=_date, help="the day (default: today)")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+
+    generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
+    generate.add_argument("--out", required=True, help="the folder to write into")
+    generate.add_argument("--residents", type=int, default=607_000, help="city size (default: 607000, 川口市)")
+    generate.add_argument("--days", type=int, default=20, help="calendar days after the baseline (default: 20)")
+    generate.add_argument("--start", type=_date, default=dt.date(2026, 4, 1), help="baseline business date")
+    generate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `juki` command."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"juki {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args):
+    from juki.settings import Settings
+
+    return Settings.resolve(getattr(args, "store", None), inbox=getattr(args, "inbox", None))
+
+
+def _read_only(args):
+    from juki.store import StoreError, connect
+
+    settings = _settings(args)
+    try:
+        return connect(settings.store, read_only=True)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_ingest(args) -> int:
+    from juki.runner import run_daily_linkage
+
+    missing = [f for f in args.files if "://" not in f and not os.path.exists(f)]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    return run_daily_linkage(_settings(args), files=args.files, as_json=args.json)
+
+
+def cmd_daily(args) -> int:
+    from juki.runner import run_daily_linkage
+
+    settings = _settings(args)
+    return run_daily_linkage(settings, inbox=settings.inbox, until=args.date, as_json=args.json)
+
+
+def cmd_quarantine(args) -> int:
+    from juki import queries
+
+    with _read_only(args) as con:
+        rows = queries.quarantine_rows(con, args.file)
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["file", "line", "event_id", "resident_code", "rules"])
+        for r in rows:
+            writer.writerow([r["file"], r["line"], r["event_id"], r["resident_code"], ";".join(r["rules"])])
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from juki import queries
+
+    with _read_only(args) as con:
+        try:
+            shown = queries.show(con, args.resident_code, args.as_of or dt.date.today())
+        except queries.BeforeRegister as exc:
+            raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(shown, ensure_ascii=False, indent=1, default=str))
+    else:
+        print(queries.show_text(shown))
+    return EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from tasks.generate import generate_city
+
+    if args.residents < 1 or args.days < 0:
+        raise UsageError("--residents must be at least 1 and --days at least 0")
+    paths = generate_city(args.out, residents=args.residents, days=args.days, start=args.start,
+                          seed=args.seed, progress=lambda m: print(m, file=sys.stderr))
+    print(f"wrote {len(paths)} change files into {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show,
+            "generate": cmd_generate}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Read-only questions to the register for the command line: quarantine listings and one person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import duckdb
+
+from schemas.change_file import mask_my_number
+from tasks.apply import sql
+from tasks.summary import first_baseline_date
+
+SHOWN_DATES = ("valid_from", "valid_to")
+HIDDEN = ("recorded_from", "recorded_to", "resident_code")
+
+
+class BeforeRegister(Exception):
+    """A question about a day before the register knew the city."""
+
+
+def check_known(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
+    """Refuse a day before the first BASELINE file's business date."""
+    first = first_baseline_date(con)
+    if first is None:
+        raise BeforeRegister("the register holds no BASELINE yet: ingest the city's BASELINE file first")
+    if day < first:
+        raise BeforeRegister(f"the register knows the city from {first} (its first BASELINE file); "
+                             f"{day} is earlier")
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection, file: str | None = None) -> list[dict]:
+    """Refused rows: file, line, event_id, resident_code and rule ids; never the row's values."""
+    where = "where file_name = $file" if file else ""
+    return con.sql(
+        f"select file_name as file, line, event_id, resident_code, rule_ids as rules from quarantine {where} "
+        "order by delivery_no, line", params={"file": file} if file else None).pl().to_dicts()
+
+
+def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date) -> dict:
+    """One person on a day: status, the record (My Number masked) and the version history."""
+    if not re.fullmatch(r"\d{11}", resident_code):
+        raise BeforeRegister(f"{resident_code!r} is not a resident code (11 digits)")
+    check_known(con, day)
+    versions = con.sql(sql("person_versions.sql"), params={"resident_code": resident_code}).pl().to_dicts()
+    history = [_public(v) for v in versions]
+    on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
+    record = on_day[-1] if on_day else None
+    return {"resident_code": resident_code, "status": record["status"] if record else "unknown",
+            "record": record, "history": history}
+
+
+def _public(version: dict) -> dict:
+    shown = {k: v for k, v in version.items() if k not in HIDDEN}
+    shown["my_number"] = mask_my_number(shown["my_number"])
+    return shown
+
+
+def show_text(shown: dict) -> str:
+    """A person as readable lines."""
+    lines = [f"resident_code  {shown['resident_code']}", f"status         {shown['status']}"]
+    record = shown["record"]
+    if record:
+        lines.append("record:")
+        lines += [f"  {k:<26} {v}" for k, v in record.items() if v is not None]
+    lines.append("history:")
+    for v in shown["history"]:
+        until = v["valid_to"] or "…"
+        lines.append(f"  {v['version_no']:>3}  {v['valid_from']} → {until}  {v['event_type']:<24} "
+                     f"{v['status']:<8} {v['event_id']}")
+    if not shown["history"]:
+        lines.append("  (the register knows no such person)")
+    return "\n".join(lines)

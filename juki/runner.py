@@ -1,0 +1,53 @@
+"""Run the daily-linkage flow for the command line and turn its outcome into output and an exit status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+
+from juki.settings import Settings
+
+# Measured here: a cold ephemeral API needs up to ~20 s, the default timeout; no network for telemetry.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+
+
+def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox: str | None = None,
+                      until: dt.date | None = None, as_json: bool = False) -> int:
+    """Run the flow (Prefect's ephemeral API unless PREFECT_API_URL is set); 0 done, 1 refused or failed."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+    from flows.daily_linkage import daily_linkage
+
+    state = daily_linkage(files=files, inbox=inbox, until=until, store=str(settings.store),
+                          max_refused_share=settings.max_refused_share, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        print(f"juki: {result}", file=sys.stderr)
+        return 1
+    outcomes, status = result, (1 if state.is_failed() else 0)
+    if as_json:
+        print(json.dumps({"files": outcomes}, ensure_ascii=False))
+    else:
+        print(outcome_table(outcomes))
+        for o in outcomes:
+            if o["status"] != "applied":
+                print(o["reason"], file=sys.stderr)
+    return status
+
+
+def outcome_table(outcomes: list[dict]) -> str:
+    """The files of a run as an aligned text table."""
+    head = ("file", "status", "read", "applied", "quarantined", "skipped")
+    rows = [head] + [(o["file"], o["status"], str(o["rows_read"]), str(o["rows_applied"]),
+                      str(o["rows_quarantined"]), str(o["rows_skipped"])) for o in outcomes]
+    if len(rows) == 1:
+        return "no new files"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in rows)

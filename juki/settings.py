@@ -1,0 +1,39 @@
+"""The one place that binds storage and settings for an environment (a store and its folders)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.change_file import DEFAULT_MAX_REFUSED_SHARE, MUNICIPALITY_CODE
+
+DEFAULT_STORE = Path("data") / "registry.duckdb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One city: the DuckDB store and the folders beside it (inbox, archive, stats, outbox)."""
+
+    store: Path
+    municipality_code: str = MUNICIPALITY_CODE
+    max_refused_share: float = DEFAULT_MAX_REFUSED_SHARE
+    inbox: str = field(default="")
+    archive: str = field(default="")
+
+    def __post_init__(self) -> None:
+        root = self.store.resolve().parent
+        if not self.inbox:
+            object.__setattr__(self, "inbox", str(root / "inbox"))
+        if not self.archive:
+            object.__setattr__(self, "archive", str(root / "archive"))
+
+    @property
+    def root(self) -> Path:
+        return self.store.resolve().parent
+
+    @classmethod
+    def resolve(cls, store: str | os.PathLike | None = None, **overrides) -> "Settings":
+        """--store PATH, else $JUKI_STORE, else data/registry.duckdb."""
+        chosen = store or os.environ.get("JUKI_STORE") or DEFAULT_STORE
+        return cls(store=Path(chosen), **{k: v for k, v in overrides.items() if v is not None})

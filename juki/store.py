@@ -1,0 +1,41 @@
+"""Opening the DuckDB register: schema on first use, busy and missing stores as clear errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+SCHEMA_SQL = Path(__file__).resolve().parent.parent / "schemas" / "register.sql"
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message is one sentence for a person."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's write lock."""
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store; create it with its schema when writing and it does not exist yet."""
+    if read_only and not path.exists():
+        raise StoreError(f"no store at {path}: run `juki ingest` or `juki daily` first, or pass --store")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusy(f"the store {path} is busy: another juki process is writing to it; "
+                            "try again when it has finished") from None
+        raise StoreError(f"cannot open the store {path}: {_first_line(exc)}") from None
+    if not read_only:
+        con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+    return con
+
+
+def _first_line(exc: Exception) -> str:
+    # DuckDB error texts can quote key values; keep only the first line, digits masked.
+    return re.sub(r"\d{6,}", "…", str(exc).splitlines()[0])

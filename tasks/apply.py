@@ -1,0 +1,280 @@
+"""Judge a validated change file against the register and apply it in one DuckDB transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES
+from tasks.history import RECORD_FIELDS, judge, judge_cancel, versions
+from tasks.read import ChangeFile, FileRefused
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+VERSION_SCHEMA: dict[str, pl.DataType] = {
+    "resident_code": pl.String, "version_no": pl.Int32, "valid_from": pl.Date, "valid_to": pl.Date,
+    "status": pl.String, "event_id": pl.String, "event_type": pl.String,
+    **{c: (pl.Date if c in DATE_COLUMNS or c.endswith(("_since", "_date")) else pl.String)
+       for c in RECORD_FIELDS},
+}
+VERSION_SCHEMA["support_measure"] = pl.Boolean
+
+
+def sql(name: str) -> str:
+    """The text of a .sql file beside the tasks."""
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def run_script(con: duckdb.DuckDBPyConnection, name: str, **params) -> None:
+    """Run a .sql file statement by statement, binding only the parameters each one names."""
+    for statement in (s.strip() for s in sql(name).split(";")):
+        body = "\n".join(l for l in statement.splitlines() if not l.lstrip().startswith("--")).strip()
+        if body:
+            used = {k: v for k, v in params.items() if f"${k}" in body}
+            con.execute(body, used or None)
+
+
+@dataclass
+class Judgement:
+    """What a file does to the register: accepted events, cancellations, versions, refusals."""
+
+    accepted_lines: list[int] = field(default_factory=list)
+    cancellations: dict[str, str] = field(default_factory=dict)  # target event_id -> cancelling event_id
+    new_versions: pl.DataFrame | None = None
+    touched: list[str] = field(default_factory=list)
+    refusals: dict[int, list[tuple[str, str | None]]] = field(default_factory=dict)  # line -> (rule, column)
+
+
+def typed(rows: pl.DataFrame) -> pl.DataFrame:
+    """Dates as dates (invalid ones null; their rows are refused by the row rules)."""
+    return rows.with_columns(pl.col(c).str.strptime(pl.Date, "%Y-%m-%d", strict=False) for c in DATE_COLUMNS)
+
+
+def state_violations(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.DataFrame:
+    """The SQL state rules (duplicate ids, BASELINE first, CANCEL targets): line, rule_id."""
+    incoming = rows.select("line", "event_id", "event_type", "resident_code", "cancels_event_id")
+    con.register("incoming", incoming)
+    try:
+        return con.sql(sql("state_rules.sql")).pl()
+    finally:
+        con.unregister("incoming")
+
+
+def stored_events(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> dict[str, list[dict]]:
+    """The accepted, not cancelled events of every resident the file names, in each person's order."""
+    con.register("incoming", rows.select("resident_code"))
+    try:
+        frame = con.sql(sql("touched_events.sql")).pl()
+    finally:
+        con.unregister("incoming")
+    events: dict[str, list[dict]] = defaultdict(list)
+    for event in frame.to_dicts():
+        events[event["resident_code"]].append(event)
+    return events
+
+
+def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[tuple[str, str | None]]],
+               stored: dict[str, list[dict]]) -> Judgement:
+    """Judge every row in file order against the register; `prior` holds the row and SQL refusals."""
+    rows = typed(change_file.rows).with_columns(
+        business_date=pl.lit(change_file.business_date), delivery_no=pl.lit(delivery_no, pl.Int64))
+    result = Judgement(refusals={line: list(reasons) for line, reasons in prior.items()})
+    counts = rows.group_by("resident_code").len()
+    single = set(counts.filter(pl.col("len") == 1)["resident_code"].to_list())
+    is_fast = (pl.col("resident_code").is_in(list(single - stored.keys()))
+               & pl.col("event_type").is_in(ADDING) & ~pl.col("line").is_in(list(prior)))
+    fast = rows.filter(is_fast)
+    slow = rows.filter(~is_fast)
+
+    chains: dict[str, list[dict]] = {}
+    states: dict[str, dict | None] = {}
+    refused_residents: set[str] = set()
+    for event in slow.to_dicts():
+        line, code = event["line"], event["resident_code"]
+        if code in refused_residents:
+            result.refusals.setdefault(line, []).append(("DEPENDS_ON_REFUSED_ROW", None))
+            continue
+        if line in result.refusals:
+            if code is not None:
+                refused_residents.add(code)
+            continue
+        if code not in chains:
+            chains[code] = list(stored.get(code, []))
+            states[code] = _final_state(chains[code])
+        if event["event_type"] == "CANCEL":
+            problem = _cancel_target_problem(chains[code], event["cancels_event_id"], result)
+            if problem is None:
+                problem, chains[code], states[code] = judge_cancel(
+                    chains[code], states[code], event["cancels_event_id"])
+            if problem is None:
+                result.cancellations[event["cancels_event_id"]] = event["event_id"]
+        else:
+            problem, chains[code], states[code] = judge(chains[code], states[code], event)
+        if problem is None:
+            result.accepted_lines.append(line)
+        else:
+            result.refusals[line] = [(problem, None)]
+            refused_residents.add(code)
+
+    accepted = set(result.accepted_lines)
+    changed = {e["resident_code"] for e in slow.to_dicts() if e["line"] in accepted}
+    slow_versions = [v for code in sorted(changed) for v in versions(code, chains[code])]
+    frames = [pl.DataFrame(slow_versions, schema=VERSION_SCHEMA, orient="row")
+              if slow_versions else pl.DataFrame(schema=VERSION_SCHEMA)]
+    if fast.height:
+        frames.append(_first_versions(fast))
+        result.accepted_lines.extend(fast["line"].to_list())
+    result.new_versions = pl.concat([f.select(VERSION_SCHEMA.keys()) for f in frames])
+    result.touched = sorted(changed | set(fast["resident_code"].to_list()))
+    result.accepted_lines.sort()
+    return result
+
+
+def _final_state(events: list[dict]) -> dict | None:
+    chain = versions(events[0]["resident_code"], events) if events else []
+    if not chain:
+        return None
+    last = chain[-1]
+    return {c: last[c] for c in RECORD_FIELDS} | {"status": last["status"]}
+
+
+def _cancel_target_problem(chain: list[dict], target_id: str, result: Judgement) -> str | None:
+    # Targets in the ledger were checked in SQL; a target earlier in this file is checked here.
+    if target_id in result.cancellations:
+        return "CANCEL_TARGET_CANCELLED"
+    if not any(e["event_id"] == target_id for e in chain):
+        return "CANCEL_TARGET_UNKNOWN"
+    return None
+
+
+def _first_versions(rows: pl.DataFrame) -> pl.DataFrame:
+    """Version 1 of people the register never knew, added by one row each (the bulk of a baseline)."""
+    return rows.select(
+        "resident_code",
+        version_no=pl.lit(1, pl.Int32),
+        valid_from=pl.col("effective_date"),
+        valid_to=pl.lit(None, pl.Date),
+        status=pl.lit("current"),
+        event_id=pl.col("event_id"),
+        event_type=pl.col("event_type"),
+        **{c: pl.col(c) for c in RECORD_COLUMNS if c != "support_measure"},
+        support_measure=pl.col("support_measure").fill_null("0") == "1",
+        resident_since=pl.col("effective_date"),
+        address_since=pl.coalesce("address_since", "effective_date"),
+        address_notified_date=pl.col("notified_date"),
+        dest_address=pl.lit(None, pl.String),
+    ).select(VERSION_SCHEMA.keys())
+
+
+def quarantine_frame(change_file: ChangeFile, refusals: dict[int, list[tuple[str, str | None]]]) -> pl.DataFrame:
+    """One row per refused line with every rule id and sentence (no values from the row)."""
+    raw = dict(zip(change_file.rows["line"].to_list(), change_file.raw_rows))
+    keys = change_file.rows.select("line", "event_id", "resident_code")
+    records = []
+    for line in sorted(refusals):
+        reasons = sorted(set(refusals[line]), key=lambda r: (r[0], r[1] or ""))
+        rule_ids = list(dict.fromkeys(rule for rule, _ in reasons))
+        messages = [f"{rule}: {RULES[rule].sentence}" + (f" (column {column})" if column else "")
+                    for rule, column in reasons]
+        records.append({"line": line, "rule_ids": rule_ids, "messages": messages, "raw_row": raw[line]})
+    frame = pl.DataFrame(records, schema={"line": pl.Int64, "rule_ids": pl.List(pl.String),
+                                          "messages": pl.List(pl.String), "raw_row": pl.String})
+    return frame.join(keys, on="line", how="left").with_columns(
+        # A malformed id could be anything, even a My Number typed in the wrong column.
+        event_id=pl.col("event_id").str.slice(0, 36),
+        resident_code=pl.when(pl.col("resident_code").str.contains(r"^\d{11}$"))
+        .then(pl.col("resident_code")).otherwise(pl.lit(None)),
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Who and when: the ledger columns every row of one file delivery carries."""
+
+    delivery_no: int
+    file_name: str
+    file_sha256: str
+    run_id: str
+    recorded_at: dt.datetime
+
+
+def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgement: Judgement,
+               delivery: Delivery, max_refused_share: float) -> dict:
+    """Write the file's events, versions, quarantine and ledger row in ONE transaction; the file's counts."""
+    rows_read = change_file.rows.height
+    quarantined = len(judgement.refusals)
+    if rows_read and quarantined / rows_read > max_refused_share:
+        by_rule: dict[str, int] = defaultdict(int)
+        for reasons in judgement.refusals.values():
+            for rule in {r for r, _ in reasons}:
+                by_rule[rule] += 1
+        top = ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items(), key=lambda x: (-x[1], x[0]))[:5])
+        raise FileRefused(change_file.name, "FILE_TOO_MANY_REFUSED",
+                          f"{quarantined} of {rows_read} rows refused, more than "
+                          f"{max_refused_share:.0%} ({top})")
+    accepted = typed(change_file.rows).filter(pl.col("line").is_in(judgement.accepted_lines)).select(
+        *COLUMNS,
+        business_date=pl.lit(change_file.business_date),
+        delivery_no=pl.lit(delivery.delivery_no, pl.Int64),
+        file_sha256=pl.lit(delivery.file_sha256),
+        line=pl.col("line"),
+        run_id=pl.lit(delivery.run_id),
+        recorded_at=pl.lit(delivery.recorded_at),
+    )
+    quarantine = quarantine_frame(change_file, judgement.refusals).with_columns(
+        delivery_no=pl.lit(delivery.delivery_no, pl.Int64), file_name=pl.lit(delivery.file_name),
+        file_sha256=pl.lit(delivery.file_sha256), run_id=pl.lit(delivery.run_id),
+        recorded_at=pl.lit(delivery.recorded_at))
+    cancels = pl.DataFrame({"target_id": list(judgement.cancellations),
+                            "cancel_id": list(judgement.cancellations.values())},
+                           schema={"target_id": pl.String, "cancel_id": pl.String})
+    touched = pl.DataFrame({"resident_code": judgement.touched}, schema={"resident_code": pl.String})
+    counts = {"rows_read": rows_read, "rows_applied": accepted.height,
+              "rows_quarantined": quarantined, "rows_skipped": 0}
+    has_baseline = bool(accepted.filter(pl.col("event_type") == "BASELINE").height)
+    con.execute("begin transaction")
+    try:
+        for name, frame in (("accepted", accepted), ("quarantined", quarantine), ("cancels", cancels),
+                            ("touched", touched), ("new_versions", judgement.new_versions)):
+            con.register(name, frame)
+        record_file(con, change_file.name, delivery, change_file.business_date, change_file.encoding,
+                    "applied", None, counts, has_baseline)
+        con.execute("insert into event by name select * from accepted")
+        if cancels.height:
+            con.execute("update event set cancelled_by = c.cancel_id from cancels as c "
+                        "where event.event_id = c.target_id")
+        run_script(con, "rebuild_touched.sql", recorded_at=delivery.recorded_at)
+        con.execute("insert into quarantine by name select * from quarantined")
+        con.execute("commit")
+    except Exception as exc:
+        con.execute("rollback")
+        raise RuntimeError(f"{change_file.name}: applying failed and nothing was changed: "
+                           f"{_safe(exc)}") from None
+    finally:
+        for name in ("accepted", "quarantined", "cancels", "touched", "new_versions"):
+            con.unregister(name)
+    return counts
+
+
+def record_file(con: duckdb.DuckDBPyConnection, name: str, delivery: Delivery, business_date: dt.date | None,
+                encoding: str | None, status: str, reason: str | None, counts: dict, has_baseline: bool) -> None:
+    """One row of the file ledger."""
+    con.execute(
+        "insert into file_ledger values ($no, $name, $sha, $date, $enc, $status, $reason, $read, $applied, "
+        "$quarantined, $skipped, $baseline, $run, $at)",
+        {"no": delivery.delivery_no, "name": name, "sha": delivery.file_sha256, "date": business_date,
+         "enc": encoding, "status": status, "reason": reason, "read": counts["rows_read"],
+         "applied": counts["rows_applied"], "quarantined": counts["rows_quarantined"],
+         "skipped": counts["rows_skipped"], "baseline": has_baseline, "run": delivery.run_id,
+         "at": delivery.recorded_at})
+
+
+def _safe(exc: Exception) -> str:
+    # DuckDB error texts quote key values; never let a number of 6+ digits through.
+    return re.sub(r"\d{6,}", "…", str(exc).splitlines()[0])

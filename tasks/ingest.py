@@ -1,0 +1,135 @@
+"""The stages of taking in one change file: land, read, validate, apply, each a plain function."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from typing import Callable
+
+import duckdb
+
+from tasks.apply import Delivery, apply_file, judge_file, record_file, state_violations, stored_events
+from tasks.land import LandedFile, archive_file, file_name, read_bytes
+from tasks.read import ChangeFile, FileRefused, private_use_lines, read_change_file
+
+Reasons = dict[int, list[tuple[str, str | None]]]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file, as `juki ingest --json` prints it (no personal data)."""
+
+    file: str
+    sha256: str
+    status: str  # applied | duplicate | refused
+    rows_read: int
+    rows_applied: int
+    rows_quarantined: int
+    rows_skipped: int
+    reason: str | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def land(uri: str, archive: str) -> LandedFile:
+    """Keep the exact bytes of a received file in the archive, keyed by SHA-256."""
+    return archive_file(read_bytes(uri), file_name(uri), archive)
+
+
+def applied_before(con: duckdb.DuckDBPyConnection, sha256: str) -> dict | None:
+    """The ledger row of an earlier delivery of the same bytes that was applied, if any."""
+    row = con.execute("select file_name, rows_read from file_ledger where file_sha256 = ? and status = 'applied' "
+                      "order by delivery_no limit 1", [sha256]).fetchall()
+    return {"file_name": row[0][0], "rows_read": row[0][1]} if row else None
+
+
+def next_delivery(con: duckdb.DuckDBPyConnection, landed: LandedFile, run_id: str) -> Delivery:
+    """Number the next delivery in the file ledger."""
+    (last,) = con.execute("select coalesce(max(delivery_no), 0) from file_ledger").fetchall()[0]
+    return Delivery(last + 1, landed.name, landed.sha256, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+
+
+def read(landed: LandedFile, municipality_code: str) -> ChangeFile:
+    """Decode and parse the archived bytes (exactly what was kept, not what the inbox holds now)."""
+    return read_change_file(landed.name, read_bytes(landed.archive_uri), municipality_code)
+
+
+def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Reasons:
+    """Every refusal reason known before judging history: the GX row rules, then the SQL state rules."""
+    from tasks.validate_rows import row_violations
+
+    reasons: Reasons = {}
+    for line in change_file.field_count_errors:
+        reasons.setdefault(line, []).append(("ROW_FIELD_COUNT", None))
+    for line in private_use_lines(change_file):
+        reasons.setdefault(line, []).append(("PRIVATE_USE_CHARACTER", None))
+    rows = change_file.rows
+    if rows.height:
+        for line, rule, column in row_violations(rows, change_file.business_date).iter_rows():
+            reasons.setdefault(line, []).append((rule, column))
+        for line, rule in state_violations(con, rows).iter_rows():
+            reasons.setdefault(line, []).append((rule, None))
+    return reasons
+
+
+def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, reasons: Reasons, delivery: Delivery,
+          max_refused_share: float) -> FileOutcome:
+    """Judge the file's rows against each person's history and apply it in one transaction."""
+    judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, change_file.rows))
+    counts = apply_file(con, change_file, judgement, delivery, max_refused_share)
+    return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
+
+
+def refuse(con: duckdb.DuckDBPyConnection, landed: LandedFile, delivery: Delivery, refusal: FileRefused,
+           rows_read: int = 0, business_date: dt.date | None = None) -> FileOutcome:
+    """Record a whole-file refusal: nothing applied, every row skipped, the reason kept."""
+    counts = {"rows_read": rows_read, "rows_applied": 0, "rows_quarantined": 0, "rows_skipped": rows_read}
+    record_file(con, landed.name, delivery, business_date, None, "refused", str(refusal), counts, False)
+    return FileOutcome(landed.name, landed.sha256, "refused", reason=str(refusal), **counts)
+
+
+def duplicate(con: duckdb.DuckDBPyConnection, landed: LandedFile, delivery: Delivery, earlier: dict) -> FileOutcome:
+    """Record a second delivery of bytes already applied: nothing changes, every row skipped."""
+    reason = f"{landed.name}: the same bytes were ingested before as {earlier['file_name']}; nothing changed."
+    counts = {"rows_read": earlier["rows_read"], "rows_applied": 0, "rows_quarantined": 0,
+              "rows_skipped": earlier["rows_read"]}
+    record_file(con, landed.name, delivery, None, None, "duplicate", reason, counts, False)
+    return FileOutcome(landed.name, landed.sha256, "duplicate", reason=reason, **counts)
+
+
+def _unless_refused(value):
+    # A stage run as a Prefect task hands a refusal back as a value (no traceback in the run's log).
+    if isinstance(value, FileRefused):
+        raise value
+    return value
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The four stages; the flow passes the same functions wrapped as Prefect tasks."""
+
+    land: Callable = land
+    read: Callable = read
+    validate: Callable = validate
+    apply: Callable = apply
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipality_code: str,
+                max_refused_share: float, run_id: str, stages: Stages = Stages()) -> FileOutcome:
+    """Take in one file: land, then a duplicate, a refusal, or read, validate and apply."""
+    landed = stages.land(uri, archive)
+    delivery = next_delivery(con, landed, run_id)
+    earlier = applied_before(con, landed.sha256)
+    if earlier:
+        return duplicate(con, landed, delivery, earlier)
+    change_file = None
+    try:
+        change_file = _unless_refused(stages.read(landed, municipality_code))
+        reasons = stages.validate(con, change_file)
+        return _unless_refused(stages.apply(con, change_file, reasons, delivery, max_refused_share))
+    except FileRefused as refusal:
+        rows = change_file.rows.height if change_file is not None else 0
+        return refuse(con, landed, delivery, refusal, rows, change_file.business_date if change_file else None)
+

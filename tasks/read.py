@@ -1,0 +1,135 @@
+"""Read a landed change file: decode, check the name and header, parse into a frame of text."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from schemas.change_file import COLUMNS, FILE_NAME_PATTERN, PRIVATE_USE, RULES
+
+# NUL, C0 controls other than TAB/LF/CR, DEL and C1 controls refuse a whole file.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class FileRefused(Exception):
+    """A whole-file refusal: nothing of the file is applied."""
+
+    def __init__(self, file: str, rule_id: str, detail: str = "") -> None:
+        self.file, self.rule_id, self.detail = file, rule_id, detail
+        sentence = RULES[rule_id].sentence.rstrip(".")
+        super().__init__(f"{file}: refused ({rule_id}): {sentence}{': ' + detail if detail else ''}.")
+
+
+@dataclass(frozen=True)
+class ChangeFile:
+    """A decoded, parsed change file: one row per record, every column as text (empty = null)."""
+
+    name: str
+    business_date: dt.date
+    encoding: str
+    rows: pl.DataFrame          # line + COLUMNS, all String except line
+    raw_rows: list[str]         # the row's text as received, for quarantine
+    field_count_errors: list[int]  # lines whose field count differs from the header
+    extra_columns: list[str]
+
+
+def business_date_of(name: str, municipality_code: str) -> dt.date:
+    """The business date in a change-file name, or a FileRefused naming the problem."""
+    m = FILE_NAME_PATTERN.fullmatch(name)
+    if not m:
+        raise FileRefused(name, "FILE_NAME_INVALID", "expected e.g. "
+                          f"{municipality_code}_changes_20261125.csv")
+    if m["municipality"] != municipality_code:
+        raise FileRefused(name, "FILE_MUNICIPALITY_MISMATCH",
+                          f"{m['municipality']} is not {municipality_code}")
+    try:
+        return dt.datetime.strptime(m["date"], "%Y%m%d").date()
+    except ValueError:
+        raise FileRefused(name, "FILE_DATE_INVALID", m["date"]) from None
+
+
+def decode(name: str, data: bytes) -> tuple[str, str]:
+    """UTF-8 (strict, BOM allowed), else CP932; control characters refuse the file."""
+    if not data:
+        raise FileRefused(name, "FILE_EMPTY")
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise FileRefused(name, "FILE_ENCODING", "the bytes are neither UTF-8 nor CP932")
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise FileRefused(name, "FILE_ENCODING",
+                          f"control character U+{ord(bad.group()):04X} on line {line} "
+                          "(UTF-16, EUC-JP or binary data?)")
+    return text, "utf-8" if encoding == "utf-8-sig" else "cp932"
+
+
+def parse(name: str, business_date: dt.date, encoding: str, text: str) -> ChangeFile:
+    """RFC 4180 CSV with one header row into a frame of text with the physical start line of each row."""
+    lines = io.StringIO(text, newline="")
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+        while header == []:
+            header = next(reader, None)
+        if header is None or all(not h.strip() for h in header):
+            raise FileRefused(name, "FILE_NO_HEADER")
+        header = [h.strip() for h in header]
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        if repeated:
+            raise FileRefused(name, "FILE_REPEATED_COLUMN", ", ".join(repeated))
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise FileRefused(name, "FILE_MISSING_COLUMN", ", ".join(missing))
+        index = [header.index(c) for c in COLUMNS]
+        width = len(header)
+        values: list[list[str | None]] = [[] for _ in COLUMNS]
+        line_numbers: list[int] = []
+        raw_rows: list[str] = []
+        field_count_errors: list[int] = []
+        physical = [p.rstrip("\r\n") for p in io.StringIO(text, newline="").readlines()]
+        start = reader.line_num + 1
+        for record in reader:
+            end = reader.line_num
+            if record == []:  # a blank line is no row
+                start = end + 1
+                continue
+            line_numbers.append(start)
+            raw_rows.append("\n".join(physical[start - 1:end]))
+            if len(record) != width:
+                field_count_errors.append(start)
+                record = (record + [""] * width)[:width]
+            for slot, i in zip(values, index):
+                slot.append(record[i] or None)
+            start = end + 1
+    except csv.Error as exc:
+        raise FileRefused(name, "FILE_NOT_CSV", f"line {reader.line_num}: {exc}") from None
+    frame = pl.DataFrame(
+        {"line": pl.Series(line_numbers, dtype=pl.Int64),
+         **{c: pl.Series(v, dtype=pl.String) for c, v in zip(COLUMNS, values)}}
+    )
+    extra = [h for h in header if h not in COLUMNS]
+    return ChangeFile(name, business_date, encoding, frame, raw_rows, field_count_errors, extra)
+
+
+def read_change_file(name: str, data: bytes, municipality_code: str) -> ChangeFile:
+    """Name, bytes and header checks, then the parsed rows; a FileRefused for whole-file refusals."""
+    business_date = business_date_of(name, municipality_code)
+    text, encoding = decode(name, data)
+    return parse(name, business_date, encoding, text)
+
+
+def private_use_lines(change_file: ChangeFile) -> list[int]:
+    """Lines whose raw text holds a private-use character (外字 the front office failed to map)."""
+    return [line for line, raw in zip(change_file.rows["line"].to_list(), change_file.raw_rows)
+            if PRIVATE_USE.search(raw)]

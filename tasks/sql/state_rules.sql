@@ -1,0 +1,47 @@
+-- state rules of one change file against the register.
+-- grain: one row per (line, rule_id) broken.
+-- expects the relation `incoming` (line, event_id, event_type, resident_code, cancels_event_id).
+with occurrences as (
+    select line, row_number() over (partition by event_id order by line) as occurrence
+    from incoming
+    where event_id is not null
+),
+duplicate_event_id as (
+    select i.line, 'DUPLICATE_EVENT_ID' as rule_id
+    from incoming as i
+    join occurrences as o using (line)
+    where o.occurrence > 1
+       or exists (select 1 from event as e where e.event_id = i.event_id)
+),
+baseline_first as (
+    select line, 'BASELINE_FIRST' as rule_id
+    from incoming
+    where event_type is distinct from 'BASELINE'
+      and not exists (select 1 from file_ledger where status = 'applied' and has_baseline)
+),
+cancels as (
+    select i.line, i.resident_code, e.event_id as target_id, e.resident_code as target_resident,
+           e.event_type as target_type, e.cancelled_by,
+           exists (select 1 from incoming as p
+                   where p.event_id = i.cancels_event_id and p.line < i.line) as target_earlier_in_file
+    from incoming as i
+    left join event as e on e.event_id = i.cancels_event_id
+    where i.event_type = 'CANCEL' and i.cancels_event_id is not null
+),
+cancel_rules as (
+    select line, 'CANCEL_TARGET_UNKNOWN' as rule_id from cancels
+    where target_id is null and not target_earlier_in_file
+    union all
+    select line, 'CANCEL_TARGET_OTHER_PERSON' from cancels
+    where target_id is not null and target_resident is distinct from resident_code
+    union all
+    select line, 'CANCEL_TARGET_CANCELLED' from cancels
+    where cancelled_by is not null
+    union all
+    select line, 'CANCEL_TARGET_IS_CANCEL' from cancels
+    where target_type = 'CANCEL'
+)
+select * from duplicate_event_id
+union all select * from baseline_first
+union all select * from cancel_rules
+order by line, rule_id

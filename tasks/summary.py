@@ -1,0 +1,58 @@
+"""What a run did, from the ledgers: files, rows, quarantine by rule, residents now (no personal data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+
+def run_files(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+    """The file-ledger rows of one run, in delivery order."""
+    return con.sql(
+        "select file_name as file, file_sha256 as sha256, status, rows_read, rows_applied, rows_quarantined, "
+        "rows_skipped, reason from file_ledger where run_id = $run order by delivery_no",
+        params={"run": run_id}).pl().to_dicts()
+
+
+def quarantine_by_rule(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[dict]:
+    """Refused rows counted by rule id (a row with two reasons counts under both)."""
+    where = "where run_id = $run" if run_id else ""
+    return con.sql(
+        f"select rule_id, count(*) as rows from (select unnest(rule_ids) as rule_id from quarantine {where}) "
+        "group by rule_id order by rows desc, rule_id", params={"run": run_id} if run_id else None).pl().to_dicts()
+
+
+def residents_on(con: duckdb.DuckDBPyConnection, day: dt.date) -> int:
+    """Residents at the end of a day, as the register knows it now."""
+    return con.sql(
+        "select count(*) from resident_version where recorded_to is null and status = 'current' "
+        "and valid_from <= $d and (valid_to is null or valid_to > $d)", params={"d": day}).fetchall()[0][0]
+
+
+def latest_business_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The newest business date the register has applied."""
+    return con.sql("select max(business_date) from file_ledger where status = 'applied'").fetchall()[0][0]
+
+
+def first_baseline_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The business date of the first applied BASELINE file: the register knows nothing before it."""
+    return con.sql("select min(business_date) from file_ledger where status = 'applied' and has_baseline"
+                   ).fetchall()[0][0]
+
+
+def summary_markdown(files: list[dict], by_rule: list[dict], residents: int | None, as_of: dt.date | None) -> str:
+    """The run summary as a markdown document for a Prefect artifact."""
+    lines = ["# Daily linkage", "", "| file | status | read | applied | quarantined | skipped |",
+             "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {f['file']} | {f['status']} | {f['rows_read']} | {f['rows_applied']} | "
+              f"{f['rows_quarantined']} | {f['rows_skipped']} |" for f in files]
+    refused = [f for f in files if f["status"] == "refused"]
+    if refused:
+        lines += ["", "## Refused files", ""] + [f"- {f['reason']}" for f in refused]
+    if by_rule:
+        lines += ["", "## Quarantine by rule", "", "| rule | rows |", "|---|---:|"]
+        lines += [f"| {r['rule_id']} | {r['rows']} |" for r in by_rule]
+    if residents is not None:
+        lines += ["", f"Residents at the end of {as_of}: **{residents:,}**"]
+    return "\n".join(lines) + "\n"

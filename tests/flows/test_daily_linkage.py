@@ -1,0 +1,49 @@
+"""One mini end-to-end run of the daily-linkage flow on Prefect (a session-scoped test API)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.builders import event, person, resident_code, write_file
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One Prefect test API for the whole session (it takes 10-20 s to start here)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api, tmp_path, capsys):
+    """`juki daily --json` takes the inbox in name order, applies, quarantines, refuses, exits 1."""
+    from juki.cli import main
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_file(inbox, "2026-04-01", [event("B1", "BASELINE", "2000-01-01", "2026-04-01", **person(1)),
+                                     event("B2", "BASELINE", "2001-01-01", "2026-04-01", **person(2))])
+    write_file(inbox, "2026-04-02", [
+        event("M1", "MOVE_WITHIN", "2026-04-02", resident_code=resident_code(1), town_code="0002",
+              address_line="9-9-9"),
+        event("D9", "DEATH", "2026-04-02", resident_code=resident_code(9)),
+    ])
+    (inbox / "112038_changes.csv").write_text("no date in this name\n")
+
+    status = main(["--store", str(tmp_path / "registry.duckdb"), "daily", "--json"])
+    out = json.loads(capsys.readouterr().out)
+
+    assert status == 1
+    by_file = {f["file"]: f for f in out["files"]}
+    assert by_file["112038_changes_20260401.csv"]["rows_applied"] == 2
+    assert (by_file["112038_changes_20260402.csv"]["rows_applied"],
+            by_file["112038_changes_20260402.csv"]["rows_quarantined"]) == (1, 1)
+    refused = by_file["112038_changes.csv"]
+    assert refused["status"] == "refused" and "FILE_NAME_INVALID" in refused["reason"]
+
+    again = main(["--store", str(tmp_path / "registry.duckdb"), "daily", "--date", "2026-04-30", "--json"])
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert again == 1 and [f["file"] for f in files] == ["112038_changes.csv"]

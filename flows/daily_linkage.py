@@ -17,6 +17,7 @@ from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from juki.store import connect
 from tasks import ingest
+from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN, FileRefused
 from tasks.summary import (first_baseline_date, latest_business_date, quarantine_by_rule, residents_on,
@@ -37,6 +38,8 @@ def _refusal_as_value(fn):
             return refusal
     return stage
 
+
+check_register = task(name="check invariants", cache_policy=NO_CACHE)(broken_invariants)
 
 STAGES = ingest.Stages(
     land=task(name="land", retries=3, retry_delay_seconds=[1, 5, 20], **_PRIVATE)(ingest.land),
@@ -79,8 +82,9 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
                      outcome["status"], outcome["rows_read"], outcome["rows_applied"],
                      outcome["rows_quarantined"], outcome["rows_skipped"])
             outcomes.append(outcome)
+        broken = check_register(con)
         _report(con, run_id)
-        status = "failed" if any(o["status"] == "refused" for o in outcomes) else "completed"
+        status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
         con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o where run_id = $r",
                     {"s": status, "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
                      "o": json.dumps({"files": outcomes}), "r": run_id})
@@ -89,8 +93,9 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
     finally:
         con.close()
     if status == "failed":
-        refused = " ".join(o["reason"] for o in outcomes if o["status"] == "refused")
-        return Failed(message=refused, data=outcomes)
+        problems = [o["reason"] for o in outcomes if o["status"] == "refused"]
+        problems += [f"The register breaks the invariant {name} in {n} row(s)." for name, n in broken.items()]
+        return Failed(message=" ".join(problems), data=outcomes)
     return outcomes
 
 

@@ -36,8 +36,10 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
     else:
         print(outcome_table(outcomes))
         for o in outcomes:
-            if o["status"] != "applied":
+            if o["status"] == "duplicate":
                 print(o["reason"], file=sys.stderr)
+    if state.is_failed():
+        print(state.message, file=sys.stderr)
     return status
 
 

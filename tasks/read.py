@@ -91,9 +91,8 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str) -> Change
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise FileRefused(name, "FILE_MISSING_COLUMN", ", ".join(missing))
-        index = [header.index(c) for c in COLUMNS]
         width = len(header)
-        values: list[list[str | None]] = [[] for _ in COLUMNS]
+        records: list[list[str]] = []
         line_numbers: list[int] = []
         raw_rows: list[str] = []
         field_count_errors: list[int] = []
@@ -101,23 +100,20 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str) -> Change
         start = reader.line_num + 1
         for record in reader:
             end = reader.line_num
-            if record == []:  # a blank line is no row
-                start = end + 1
-                continue
-            line_numbers.append(start)
-            raw_rows.append("\n".join(physical[start - 1:end]))
-            if len(record) != width:
-                field_count_errors.append(start)
-                record = (record + [""] * width)[:width]
-            for slot, i in zip(values, index):
-                slot.append(record[i] or None)
+            if record:  # a blank line is no row
+                line_numbers.append(start)
+                raw_rows.append(physical[start - 1] if end == start else "\n".join(physical[start - 1:end]))
+                if len(record) != width:
+                    field_count_errors.append(start)
+                    record = (record + [""] * width)[:width]
+                records.append(record)
             start = end + 1
     except csv.Error as exc:
         raise FileRefused(name, "FILE_NOT_CSV", f"line {reader.line_num}: {exc}") from None
-    frame = pl.DataFrame(
-        {"line": pl.Series(line_numbers, dtype=pl.Int64),
-         **{c: pl.Series(v, dtype=pl.String) for c, v in zip(COLUMNS, values)}}
-    )
+    columns = list(zip(*records)) if records else [()] * width
+    frame = pl.DataFrame([pl.Series("line", line_numbers, dtype=pl.Int64)]
+                         + [pl.Series(c, columns[header.index(c)], dtype=pl.String) for c in COLUMNS])
+    frame = frame.with_columns(pl.col(c).replace("", None) for c in COLUMNS)
     extra = [h for h in header if h not in COLUMNS]
     return ChangeFile(name, business_date, encoding, frame, raw_rows, field_count_errors, extra)
 

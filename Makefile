@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/python -m juki.demo --residents $(RESIDENTS) --days $(DAYS)
 
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -q
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_ingest.py

@@ -38,6 +38,11 @@ EXAMPLES = {
         examples:
           juki show 12345678901
           juki show 12345678901 --as-of 2026-04-01 --format json""",
+    "stats": """\
+        examples:
+          juki stats population --as-of 2026-04-30
+          juki stats households --as-of 2026-04-30 --format json
+          juki stats movements --from 2026-04-01 --to 2026-04-30""",
     "generate": """\
         examples:
           juki generate --out data/inbox --residents 5000 --days 30
@@ -86,6 +91,22 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("resident_code", metavar="RESIDENT_CODE", help="住民票コード (11 digits)")
     show.add_argument("--as-of", type=_date, help="the day (default: today)")
     show.add_argument("--format", choices=("text", "json"), default="text")
+
+    stats = command("stats", "Population statistics: 人口, 世帯 and the movement table (異動集計表).")
+    tables = stats.add_subparsers(dest="table", metavar="TABLE", required=True)
+    for table, help_text in (("population", "residents by town, sex, 5-year age group, nationality group"),
+                             ("households", "households and members by town and household type")):
+        sub = tables.add_parser(table, help=help_text, description=help_text)
+        sub.add_argument("--as-of", type=_date, required=True, help="the day (end of day)")
+        sub.add_argument("--format", choices=("csv", "json"), default="csv")
+        sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+    sub = tables.add_parser("movements", help="movements with effective dates in --from..--to",
+                            description="The movement table (異動集計表): counts of events by nationality "
+                                        "group and sex, effective dates --from..--to (both included).")
+    sub.add_argument("--from", dest="date_from", type=_date, required=True)
+    sub.add_argument("--to", dest="date_to", type=_date, required=True)
+    sub.add_argument("--format", choices=("csv", "json"), default="csv")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
 
     generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
     generate.add_argument("--out", required=True, help="the folder to write into")
@@ -172,6 +193,29 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
+def cmd_stats(args) -> int:
+    from juki.queries import BeforeRegister, check_known
+    from tasks import stats
+
+    with _read_only(args) as con:
+        try:
+            if args.table == "movements":
+                if args.date_to < args.date_from:
+                    raise UsageError("--to is before --from")
+                check_known(con, args.date_from)
+                frame = stats.movements(con, args.date_from, args.date_to)
+            else:
+                check_known(con, args.as_of)
+                frame = getattr(stats, args.table)(con, args.as_of)
+        except BeforeRegister as exc:
+            raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(frame.to_dicts(), ensure_ascii=False, indent=1))
+    else:
+        sys.stdout.write(frame.write_csv())
+    return EXIT_OK
+
+
 def cmd_generate(args) -> int:
     from tasks.generate import generate_city
 
@@ -183,7 +227,7 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show,
+COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats,
             "generate": cmd_generate}
 
 if __name__ == "__main__":

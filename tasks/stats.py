@@ -1,0 +1,50 @@
+"""Population statistics (人口, 世帯, 異動集計表) as DuckDB queries over the register's versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+STATS_SQL = Path(__file__).resolve().parent / "sql" / "stats"
+POPULATION_KEYS = ("town_code", "sex", "age_group", "nationality_group")
+HOUSEHOLD_KEYS = ("town_code", "household_type")
+MOVEMENT_KEYS = ("nationality_group", "sex")
+
+
+def _sql(name: str) -> str:
+    return (STATS_SQL / name).read_text(encoding="utf-8")
+
+
+def _residents(con: duckdb.DuckDBPyConnection, as_of: dt.date, table: str = "residents_on") -> None:
+    con.execute(f"create or replace temp table {table} as {_sql('residents_on.sql')}", {"as_of": as_of})
+
+
+def population(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+    """Residents by town, sex, 5-year age group and nationality group at the end of a day."""
+    _residents(con, as_of)
+    return con.sql(_sql("population.sql")).pl()
+
+
+def households(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+    """Households and members by town and household type (japanese / mixed / foreign)."""
+    _residents(con, as_of)
+    return con.sql(_sql("households.sql")).pl()
+
+
+def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:
+    """The movement table (異動集計表) for effective dates date_from..date_to, both included."""
+    return con.sql(_sql("movements.sql"), params={"date_from": date_from, "date_to": date_to}).pl()
+
+
+def balance_breaks(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:
+    """Keys where residents(date_to) − residents(date_from − 1) ≠ net_change; empty when the balance holds."""
+    _residents(con, date_from - dt.timedelta(days=1), "residents_before")
+    _residents(con, date_to, "residents_after")
+    con.register("movement_table", movements(con, date_from, date_to))
+    try:
+        return con.sql(_sql("balance.sql")).pl()
+    finally:
+        con.unregister("movement_table")

@@ -1,0 +1,128 @@
+"""The row half of the agreement: one change file's rows judged alone, without the register.
+
+The rules themselves are the Great Expectations suite of `schemas.expectations` (its module
+docstring lists the decisions taken where the spec is silent); this module only runs it on
+the file's frame and maps the result back to (line, rule_id, column). Great Expectations is
+imported on first use, because its import takes seconds. Unused-column warnings are given for
+known event types only (an unknown one is refused anyway); "" counts as not given throughout.
+"""
+
+from __future__ import annotations
+
+import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from schemas.change_file import COLUMNS, EVENT_TYPES
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuiteValidationResult
+
+LINE = "line"
+VIOLATION_SCHEMA = {"line": pl.Int64, "rule_id": pl.String, "column": pl.String}
+WARNING_SCHEMA = {"line": pl.Int64, "column": pl.String}
+
+
+def _prepared(frame: pl.DataFrame) -> pl.DataFrame:
+    """The line and agreement columns only, as strings, with "" read as not given."""
+    missing = [c for c in (LINE, *COLUMNS) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the change-file frame lacks the columns {missing}")
+    return frame.select(
+        pl.col(LINE).cast(pl.Int64),
+        *(pl.when(pl.col(c).cast(pl.String) != "").then(pl.col(c).cast(pl.String)).alias(c)
+          for c in COLUMNS),
+    )
+
+
+@cache
+def _suite():
+    from schemas.expectations import build_suite
+
+    return build_suite()
+
+
+def validation_result(frame: pl.DataFrame,
+                      business_date: datetime.date) -> ExpectationSuiteValidationResult:
+    """Run the row-rule suite on one change file: the GX result, which carries lines but no values."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    from schemas.expectations import BUSINESS_DATE_PARAMETER, SAFE_RESULT_FORMAT
+
+    if isinstance(business_date, datetime.datetime):
+        business_date = business_date.date()
+    suite = _suite()
+    # "line" as the named index: GX then lists unexpected lines without a lookup per row.
+    rows = _prepared(frame).to_pandas().set_index(LINE)
+    # A fresh in-memory context per file: nothing is stored, and concurrent runs share no state.
+    # No Data Docs site: the default ephemeral one points into a temporary folder.
+    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    ))
+    batch = (context.data_sources.add_pandas("change_file")
+             .add_dataframe_asset("rows")
+             .add_batch_definition_whole_dataframe("whole")
+             .get_batch(batch_parameters={"dataframe": rows}))
+    return batch.validate(suite, result_format=SAFE_RESULT_FORMAT,
+                          expectation_parameters={BUSINESS_DATE_PARAMETER: business_date.isoformat()})
+
+
+def _raised(exception_info: dict[str, Any]) -> bool:
+    """True when GX caught an exception while evaluating an expectation (it then only reports)."""
+    if exception_info.get("raised_exception"):
+        return True
+    return any(isinstance(v, dict) and v.get("raised_exception") for v in exception_info.values())
+
+
+def _unexpected_lines(unexpected_index_list: list[dict[str, Any]]) -> list[int]:
+    """The lines of a result: [{"line": [..]}] without values, [{"line": n}, ..] with them."""
+    lines: list[int] = []
+    for entry in unexpected_index_list:
+        value = entry[LINE]
+        if isinstance(value, list):
+            lines.extend(int(v) for v in value)
+        else:
+            lines.append(int(value))
+    return lines
+
+
+def row_violations(frame: pl.DataFrame, business_date: datetime.date) -> pl.DataFrame:
+    """Row-rule violations of one change file: one row per (line, rule_id, column)."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=VIOLATION_SCHEMA)
+    parts = [pl.DataFrame(schema=VIOLATION_SCHEMA)]
+    for result in validation_result(frame, business_date).results:
+        meta = result.expectation_config.meta
+        if _raised(result.exception_info):
+            # The GX message may quote a value (a My Number): name the rule only.
+            raise RuntimeError(f"the row rule {meta['rule_id']} on column {meta['column']} "
+                               "could not be evaluated")
+        lines = _unexpected_lines(result.result.get("unexpected_index_list") or [])
+        if lines:
+            parts.append(pl.DataFrame(
+                {"line": lines, "rule_id": [meta["rule_id"]] * len(lines),
+                 "column": [meta["column"]] * len(lines)},
+                schema=VIOLATION_SCHEMA))
+    return pl.concat(parts).unique().sort("line", "rule_id", "column", nulls_last=False)
+
+
+def unused_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Warnings: non-empty columns that the row's event type does not use: line, column."""
+    prepared = _prepared(frame)
+    parts = [pl.DataFrame(schema=WARNING_SCHEMA)]
+    for column in COLUMNS:
+        not_using = [e.code for e in EVENT_TYPES.values() if column not in e.uses]
+        if not_using:
+            parts.append(prepared
+                         .filter(pl.col("event_type").is_in(not_using) & pl.col(column).is_not_null())
+                         .select(LINE, pl.lit(column, dtype=pl.String).alias("column")))
+    return pl.concat(parts).unique().sort("line", "column")

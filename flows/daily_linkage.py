@@ -82,6 +82,11 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
                      outcome["status"], outcome["rows_read"], outcome["rows_applied"],
                      outcome["rows_quarantined"], outcome["rows_skipped"])
             outcomes.append(outcome)
+        for f in run_files(con, run_id):
+            if f["unused_values"] or f["extra_columns"]:
+                log.warning("%s: %d value(s) in columns their event type does not use were ignored; "
+                            "columns outside the agreement: %s", f["file"], f["unused_values"],
+                            ", ".join(c or "(blank)" for c in f["extra_columns"]) or "none")
         broken = check_register(con)
         _report(con, run_id)
         status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"

@@ -26,6 +26,9 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.ConnectionException:
+        raise StoreBusy(f"the store {path} is already open in this process with other settings; "
+                        "close it first") from None
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise StoreBusy(f"the store {path} is busy: another juki process is writing to it; "

@@ -15,6 +15,8 @@ create table if not exists file_ledger (
     rows_quarantined   bigint not null,
     rows_skipped       bigint not null,
     has_baseline       boolean not null,
+    unused_values      bigint not null,       -- values in columns their event type does not use (ignored)
+    extra_columns      varchar[],             -- header names outside the agreement (ignored)
     run_id             varchar not null,
     received_at        timestamp not null
 );

@@ -145,7 +145,7 @@ def _final_state(events: list[dict]) -> dict | None:
 
 
 def _cancel_target_problem(chain: list[dict], target_id: str, result: Judgement) -> str | None:
-    # Targets in the ledger were checked in SQL; a target earlier in this file is checked here.
+    # Where the target is was checked in SQL; whether it is still there is known only now.
     if target_id in result.cancellations:
         return "CANCEL_TARGET_CANCELLED"
     if not any(e["event_id"] == target_id for e in chain):
@@ -166,7 +166,8 @@ def _first_versions(rows: pl.DataFrame) -> pl.DataFrame:
         **{c: pl.col(c) for c in RECORD_COLUMNS if c != "support_measure"},
         support_measure=pl.col("support_measure").fill_null("0") == "1",
         resident_since=pl.col("effective_date"),
-        address_since=pl.coalesce("address_since", "effective_date"),
+        address_since=pl.when(pl.col("event_type") == "BASELINE")
+        .then(pl.coalesce("address_since", "effective_date")).otherwise(pl.col("effective_date")),
         address_notified_date=pl.col("notified_date"),
         dest_address=pl.lit(None, pl.String),
     ).select(VERSION_SCHEMA.keys())
@@ -187,7 +188,8 @@ def quarantine_frame(change_file: ChangeFile, refusals: dict[int, list[tuple[str
                                           "messages": pl.List(pl.String), "raw_row": pl.String})
     return frame.join(keys, on="line", how="left").with_columns(
         # A malformed id could be anything, even a My Number typed in the wrong column.
-        event_id=pl.col("event_id").str.slice(0, 36),
+        event_id=pl.when(pl.col("event_id").str.contains(r"^\d{12}$"))
+        .then(pl.lit("********") + pl.col("event_id").str.slice(8)).otherwise(pl.col("event_id").str.slice(0, 36)),
         resident_code=pl.when(pl.col("resident_code").str.contains(r"^\d{11}$"))
         .then(pl.col("resident_code")).otherwise(pl.lit(None)),
     )
@@ -205,7 +207,7 @@ class Delivery:
 
 
 def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgement: Judgement,
-               delivery: Delivery, max_refused_share: float) -> dict:
+               delivery: Delivery, max_refused_share: float, unused_values: int = 0) -> dict:
     """Write the file's events, versions, quarantine and ledger row in ONE transaction; the file's counts."""
     rows_read = change_file.rows.height
     quarantined = len(judgement.refusals)
@@ -244,7 +246,7 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
                             ("touched", touched), ("new_versions", judgement.new_versions)):
             con.register(name, frame)
         record_file(con, change_file.name, delivery, change_file.business_date, change_file.encoding,
-                    "applied", None, counts, has_baseline)
+                    "applied", None, counts, has_baseline, unused_values, change_file.extra_columns)
         con.execute("insert into event by name select * from accepted")
         if cancels.height:
             con.execute("update event set cancelled_by = c.cancel_id from cancels as c "
@@ -263,15 +265,17 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
 
 
 def record_file(con: duckdb.DuckDBPyConnection, name: str, delivery: Delivery, business_date: dt.date | None,
-                encoding: str | None, status: str, reason: str | None, counts: dict, has_baseline: bool) -> None:
+                encoding: str | None, status: str, reason: str | None, counts: dict, has_baseline: bool,
+                unused_values: int = 0, extra_columns: list[str] | None = None) -> None:
     """One row of the file ledger."""
     con.execute(
         "insert into file_ledger values ($no, $name, $sha, $date, $enc, $status, $reason, $read, $applied, "
-        "$quarantined, $skipped, $baseline, $run, $at)",
+        "$quarantined, $skipped, $baseline, $unused, $extra, $run, $at)",
         {"no": delivery.delivery_no, "name": name, "sha": delivery.file_sha256, "date": business_date,
          "enc": encoding, "status": status, "reason": reason, "read": counts["rows_read"],
          "applied": counts["rows_applied"], "quarantined": counts["rows_quarantined"],
-         "skipped": counts["rows_skipped"], "baseline": has_baseline, "run": delivery.run_id,
+         "skipped": counts["rows_skipped"], "baseline": has_baseline, "unused": unused_values,
+         "extra": extra_columns or [], "run": delivery.run_id,
          "at": delivery.recorded_at})
 
 

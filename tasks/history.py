@@ -70,7 +70,9 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
         record: Record = {c: event.get(c) for c in RECORD_FIELDS}
         record["support_measure"] = _support(event["support_measure"])
         record["resident_since"] = event["effective_date"]
-        record["address_since"] = event.get("address_since") or event["effective_date"]
+        # address_since is a BASELINE column (a migrated record's 住定日); others move in today
+        since = event.get("address_since") if kind == "BASELINE" else None
+        record["address_since"] = since or event["effective_date"]
         record["address_notified_date"] = event["notified_date"]
         record["dest_address"] = None
     else:
@@ -92,10 +94,16 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
             _set_category(record, event)
         elif kind == "NATIONALITY_CHANGE":
             _change_nationality(record, event, event["nationality"])
-            if event["nationality"] == "JP":
-                record["honseki"], record["hittousha"] = event["honseki"], event["hittousha"]
-            elif event["foreign_resident_category"] is not None:
+            # what the row gives is judged against the record after the event, never dropped
+            for column in JAPANESE_ONLY:
+                if event[column] is not None:
+                    record[column] = event[column]
+            if event["foreign_resident_category"] is not None:
                 _set_category(record, event)
+            else:
+                for column in FOREIGN_CARRIED:
+                    if event[column] is not None:
+                        record[column] = event[column]
         elif kind == "SUPPORT_MEASURE":
             record["support_measure"] = _support(event["support_measure"])
         elif kind == "CORRECTION_BY_AUTHORITY":
@@ -105,7 +113,7 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
                 if event[column] is not None:
                     record[column] = (_support(event[column]) if column == "support_measure"
                                       else event[column])
-        elif kind in REMOVING:
+        elif kind in ("MOVE_OUT", "MOVE_ABROAD"):
             record["dest_address"] = event["dest_address"]
     record["status"] = "removed" if kind in REMOVING else "current"
     problem = _record_problem(record)

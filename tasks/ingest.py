@@ -17,6 +17,14 @@ Reasons = dict[int, list[tuple[str, str | None]]]
 
 
 @dataclass(frozen=True)
+class Validation:
+    """Every refusal reason by line, and the values ignored because their event type does not use them."""
+
+    reasons: Reasons
+    unused_values: int = 0
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """What happened to one file, as `juki ingest --json` prints it (no personal data)."""
 
@@ -56,9 +64,9 @@ def read(landed: LandedFile, municipality_code: str) -> ChangeFile:
     return read_change_file(landed.name, read_bytes(landed.archive_uri), municipality_code)
 
 
-def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Reasons:
+def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validation:
     """Every refusal reason known before judging history: the GX row rules, then the SQL state rules."""
-    from tasks.validate_rows import row_violations
+    from tasks.validate_rows import row_violations, unused_columns
 
     reasons: Reasons = {}
     for line in change_file.field_count_errors:
@@ -71,14 +79,16 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Reasons
             reasons.setdefault(line, []).append((rule, column))
         for line, rule in state_violations(con, rows).iter_rows():
             reasons.setdefault(line, []).append((rule, None))
-    return reasons
+    unused = unused_columns(rows).height if rows.height else 0
+    return Validation(reasons, unused)
 
 
-def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, reasons: Reasons, delivery: Delivery,
+def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: Validation, delivery: Delivery,
           max_refused_share: float) -> FileOutcome:
     """Judge the file's rows against each person's history and apply it in one transaction."""
-    judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, change_file.rows))
-    counts = apply_file(con, change_file, judgement, delivery, max_refused_share)
+    judgement = judge_file(change_file, delivery.delivery_no, validation.reasons,
+                           stored_events(con, change_file.rows))
+    counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)
     return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
 
 
@@ -127,8 +137,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipa
     change_file = None
     try:
         change_file = _unless_refused(stages.read(landed, municipality_code))
-        reasons = stages.validate(con, change_file)
-        return _unless_refused(stages.apply(con, change_file, reasons, delivery, max_refused_share))
+        validation = stages.validate(con, change_file)
+        return _unless_refused(stages.apply(con, change_file, validation, delivery, max_refused_share))
     except FileRefused as refusal:
         rows = change_file.rows.height if change_file is not None else 0
         return refuse(con, landed, delivery, refusal, rows, change_file.business_date if change_file else None)

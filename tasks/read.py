@@ -85,7 +85,9 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str) -> Change
         if header is None or all(not h.strip() for h in header):
             raise FileRefused(name, "FILE_NO_HEADER")
         header = [h.strip() for h in header]
-        repeated = sorted({h for h in header if header.count(h) > 1})
+        if not set(header) & set(COLUMNS):
+            raise FileRefused(name, "FILE_NO_HEADER", "the first line names none of the agreement's columns")
+        repeated = sorted({h for h in header if h and header.count(h) > 1})
         if repeated:
             raise FileRefused(name, "FILE_REPEATED_COLUMN", ", ".join(repeated))
         missing = [c for c in COLUMNS if c not in header]

@@ -11,7 +11,7 @@ def run_files(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
     """The file-ledger rows of one run, in delivery order."""
     return con.sql(
         "select file_name as file, file_sha256 as sha256, status, rows_read, rows_applied, rows_quarantined, "
-        "rows_skipped, reason from file_ledger where run_id = $run order by delivery_no",
+        "rows_skipped, reason, unused_values, extra_columns from file_ledger where run_id = $run order by delivery_no",
         params={"run": run_id}).pl().to_dicts()
 
 
@@ -43,10 +43,14 @@ def first_baseline_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
 
 def summary_markdown(files: list[dict], by_rule: list[dict], residents: int | None, as_of: dt.date | None) -> str:
     """The run summary as a markdown document for a Prefect artifact."""
-    lines = ["# Daily linkage", "", "| file | status | read | applied | quarantined | skipped |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = ["# Daily linkage", "", "| file | status | read | applied | quarantined | skipped | ignored values |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {f['file']} | {f['status']} | {f['rows_read']} | {f['rows_applied']} | "
-              f"{f['rows_quarantined']} | {f['rows_skipped']} |" for f in files]
+              f"{f['rows_quarantined']} | {f['rows_skipped']} | {f['unused_values']} |" for f in files]
+    extra = [f"- {f['file']}: {', '.join(c or '(blank)' for c in f['extra_columns'])}"
+             for f in files if f["extra_columns"]]
+    if extra:
+        lines += ["", "## Columns outside the agreement (ignored)", ""] + extra
     refused = [f for f in files if f["status"] == "refused"]
     if refused:
         lines += ["", "## Refused files", ""] + [f"- {f['reason']}" for f in refused]

@@ -20,17 +20,23 @@ baseline_first as (
       and not exists (select 1 from file_ledger where status = 'applied' and has_baseline)
 ),
 cancels as (
-    select i.line, i.resident_code, e.event_id as target_id, e.resident_code as target_resident,
-           e.event_type as target_type, e.cancelled_by,
-           exists (select 1 from incoming as p
-                   where p.event_id = i.cancels_event_id and p.line < i.line) as target_earlier_in_file
+    -- the target is in the ledger, or an earlier row of this file (judged again when applied)
+    select i.line, i.resident_code,
+           coalesce(e.event_id, f.event_id) as target_id,
+           coalesce(e.resident_code, f.resident_code) as target_resident,
+           coalesce(e.event_type, f.event_type) as target_type,
+           e.cancelled_by
     from incoming as i
     left join event as e on e.event_id = i.cancels_event_id
+    left join (select event_id, any_value(resident_code) as resident_code, any_value(event_type) as event_type,
+                      min(line) as line
+               from incoming group by event_id) as f
+           on f.event_id = i.cancels_event_id and f.line < i.line
     where i.event_type = 'CANCEL' and i.cancels_event_id is not null
 ),
 cancel_rules as (
     select line, 'CANCEL_TARGET_UNKNOWN' as rule_id from cancels
-    where target_id is null and not target_earlier_in_file
+    where target_id is null
     union all
     select line, 'CANCEL_TARGET_OTHER_PERSON' from cancels
     where target_id is not null and target_resident is distinct from resident_code

@@ -347,9 +347,6 @@ def test_correction_of_category_without_what_it_carries():
                              foreign_resident_category="SPECIAL_PERMANENT")) == "FOREIGN_CATEGORY_FIELDS"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: NATIONALITY_CHANGE silently drops foreign-only columns given with "
-                                       "nationality JP (and honseki/hittousha given with a foreign one) instead "
-                                       "of judging them against the record after the event")
 @pytest.mark.parametrize("base, columns, rule", [
     (FBASE, {"nationality": "JP", "residence_card_no": "AB12345678CD"}, "FOREIGN_FIELDS_ON_JAPANESE"),
     (BASE, {"nationality": "US", "foreign_resident_category": "NATIONALITY_LOSS_TRANSITION",
@@ -360,16 +357,12 @@ def test_nationality_change_judges_the_other_groups_columns(base, columns, rule)
     assert refused(base, ev("n1", "NATIONALITY_CHANGE", "2026-04-10", **columns)) == rule
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: address_since is a BASELINE-only column but a MOVE_IN that gives "
-                                       "it sets the record's address_since instead of ignoring it")
 def test_move_in_ignores_address_since():
     """address_since is BASELINE only: a MOVE_IN's address_since is its effective date."""
     state = run(ev("i1", "MOVE_IN", "2026-04-10", **jp(), prev_address="東京都", address_since="2001-01-01"))
     assert state["address_since"] == d("2026-04-10")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: DEATH does not use dest_address but the replay copies a given "
-                                       "dest_address into the record instead of ignoring it")
 def test_death_ignores_dest_address():
     """dest_address is not a DEATH column: it stays empty in the record."""
     state = run(BASE, ev("x1", "DEATH", "2026-04-20", dest_address="東京都"))

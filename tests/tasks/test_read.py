@@ -192,9 +192,6 @@ def test_bom_only_is_no_header():
     assert_refused(b"\xef\xbb\xbf", "FILE_NO_HEADER")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a file whose first line is a data row (no header) is refused as "
-                                       "FILE_REPEATED_COLUMN (its empty fields count as repeated names), a reason "
-                                       "that does not say what is wrong")
 def test_data_row_instead_of_header():
     """A file that starts with a data row is refused for its header (no header / missing columns)."""
     exc = refusal(csv_text([baseline(1), baseline(2)]).split("\n", 1)[1].encode("utf-8"))
@@ -209,9 +206,6 @@ def test_one_blank_header_cell_is_an_extra_column():
     assert cf.rows["event_id"].to_list() == ["b1"] and cf.field_count_errors == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: two blank header cells (trailing commas, as spreadsheets write them) "
-                                       "refuse the whole file as FILE_REPEATED_COLUMN although a blank cell names "
-                                       "no column; one blank cell is only an extra column")
 def test_two_blank_header_cells_are_extra_columns():
     """Two trailing commas on every line are unnamed extra columns, not a repeated column name."""
     header, row = csv_text([baseline(1)]).splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import json
@@ -16,12 +17,12 @@ from prefect.states import Failed
 from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from juki.store import connect
-from tasks import ingest
+from tasks import ingest, stats, stats_files
 from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN, FileRefused
-from tasks.summary import (first_baseline_date, latest_business_date, quarantine_by_rule, residents_on,
-                           run_files, summary_markdown)
+from tasks.summary import (applied_dates, first_baseline_date, last_baseline_date, latest_business_date,
+                           pyramid_table, quarantine_by_rule, residents_on, run_files, summary_markdown)
 
 # Stages carry personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -40,6 +41,43 @@ def _refusal_as_value(fn):
 
 
 check_register = task(name="check invariants", cache_policy=NO_CACHE)(broken_invariants)
+
+
+@task(name="check balance", cache_policy=NO_CACHE)
+def check_balance(con, day: dt.date) -> str | None:
+    """The balance identity for one business date, after the last BASELINE file; the keys that break it."""
+    last_baseline = last_baseline_date(con)
+    if last_baseline is None or day <= last_baseline:
+        return None
+    breaks = stats.balance_breaks(con, day, day)
+    if breaks.height == 0:
+        return None
+    get_run_logger().error("balance identity broken on %s: %s", day, breaks.to_dicts())
+    return "; ".join(f"{r['nationality_group']}/{r['sex']}: residents {r['residents_before']} -> "
+                     f"{r['residents_after']} but net_change {r['net_change']}" for r in breaks.to_dicts())
+
+
+@task(name="publish statistics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
+    """The newest applied business date's tables under stats/, the pyramid, and their artifacts."""
+    days = applied_dates(con, run_id)
+    if not days or first_baseline_date(con) is None:
+        return {}
+    digests = {}
+    for day in days:
+        tables = stats_files.daily_tables(con, day)
+        digests |= stats_files.write_tables(tables, stats_uri, day)
+    png = stats_files.pyramid_png(tables["population"], day)
+    path, digests[f"{day.isoformat()}/pyramid.png"] = stats_files.write_pyramid(png, stats_uri, day)
+    create_table_artifact(key="population-by-age", table=pyramid_table(tables["population"]),
+                          description=f"Residents at the end of {day} by 5-year age group")
+    create_markdown_artifact(
+        key="population-pyramid", description=f"Population pyramid at the end of {day}",
+        markdown=f"# Population pyramid, end of {day}\n\n![pyramid](data:image/png;base64,"
+                 f"{base64.b64encode(png).decode()})\n\nFile: `{path}`\n")
+    create_table_artifact(key="movements", table=tables["movements"].to_dicts() or [{"movements": 0}],
+                          description=f"Movements (異動集計表) with effective date {day}")
+    return digests
 
 STAGES = ingest.Stages(
     land=task(name="land", retries=3, retry_delay_seconds=[1, 5, 20], **_PRIVATE)(ingest.land),
@@ -88,18 +126,23 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
                             "columns outside the agreement: %s", f["file"], f["unused_values"],
                             ", ".join(c or "(blank)" for c in f["extra_columns"]) or "none")
         broken = check_register(con)
+        for day in applied_dates(con, run_id):
+            breaks = check_balance(con, day)
+            if breaks:
+                broken[f"balance on {day}"] = breaks
+        outputs = publish_statistics(con, run_id, settings.stats)
         _report(con, run_id)
         status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
         con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o where run_id = $r",
                     {"s": status, "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                     "o": json.dumps({"files": outcomes}), "r": run_id})
+                     "o": json.dumps({"files": outcomes, "stats": outputs}), "r": run_id})
         con.execute("update run_ledger set input_sha256 = $i where run_id = $r",
                     {"i": [o["sha256"] for o in outcomes], "r": run_id})
     finally:
         con.close()
     if status == "failed":
         problems = [o["reason"] for o in outcomes if o["status"] == "refused"]
-        problems += [f"The register breaks the invariant {name} in {n} row(s)." for name, n in broken.items()]
+        problems += [f"The register breaks the invariant {name}: {n}." for name, n in broken.items()]
         return Failed(message=" ".join(problems), data=outcomes)
     return outcomes
 

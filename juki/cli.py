@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--to", dest="date_to", type=_date, required=True)
     sub.add_argument("--format", choices=("csv", "json"), default="csv")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+    sub = tables.add_parser("report", help="the year's tables for the prefecture (総務省 layout)",
+                            description="Write the year's tables in the layout of 総務省「住民基本台帳に基づく"
+                                        "人口、人口動態及び世帯数調査」: population and households on 1 January, "
+                                        "movements of the previous calendar year, 5-year age groups.")
+    sub.add_argument("--year", type=int, required=True)
+    sub.add_argument("--out", help="folder to write into (default: stats/report-YEAR beside the store)")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
 
     generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
     generate.add_argument("--out", required=True, help="the folder to write into")
@@ -200,6 +207,8 @@ def cmd_stats(args) -> int:
     from juki.queries import BeforeRegister, check_known
     from tasks import stats
 
+    if args.table == "report":
+        return _stats_report(args)
     with _read_only(args) as con:
         try:
             if args.table == "movements":
@@ -216,6 +225,27 @@ def cmd_stats(args) -> int:
         print(json.dumps(frame.to_dicts(), ensure_ascii=False, indent=1))
     else:
         sys.stdout.write(frame.write_csv())
+    return EXIT_OK
+
+
+def _stats_report(args) -> int:
+    from pathlib import Path
+
+    from juki.queries import BeforeRegister, check_known
+    from tasks.stats_report import write_report
+
+    settings = _settings(args)
+    folder = Path(args.out) if args.out else Path(settings.stats) / f"report-{args.year}"
+    with _read_only(args) as con:
+        try:
+            # the movements of the previous year need the population on the day before it
+            check_known(con, dt.date(args.year - 1, 1, 1) - dt.timedelta(days=1))
+        except BeforeRegister as exc:
+            raise UsageError(f"{exc}; the {args.year} report needs the register from the end of "
+                             f"{args.year - 2}") from None
+        paths = write_report(con, args.year, folder)
+    for path in paths:
+        print(path)
     return EXIT_OK
 
 

@@ -20,13 +20,14 @@ class Settings:
     max_refused_share: float = DEFAULT_MAX_REFUSED_SHARE
     inbox: str = field(default="")
     archive: str = field(default="")
+    stats: str = field(default="")
+    outbox: str = field(default="")
 
     def __post_init__(self) -> None:
         root = self.store.resolve().parent
-        if not self.inbox:
-            object.__setattr__(self, "inbox", str(root / "inbox"))
-        if not self.archive:
-            object.__setattr__(self, "archive", str(root / "archive"))
+        for name in ("inbox", "archive", "stats", "outbox"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, str(root / name))
 
     @property
     def root(self) -> Path:

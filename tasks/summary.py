@@ -60,3 +60,28 @@ def summary_markdown(files: list[dict], by_rule: list[dict], residents: int | No
     if residents is not None:
         lines += ["", f"Residents at the end of {as_of}: **{residents:,}**"]
     return "\n".join(lines) + "\n"
+
+
+def last_baseline_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The business date of the newest applied file that held BASELINE rows."""
+    return con.sql("select max(business_date) from file_ledger where status = 'applied' and has_baseline"
+                   ).fetchall()[0][0]
+
+
+def applied_dates(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dt.date]:
+    """Business dates of the files this run applied, oldest first."""
+    return [r[0] for r in con.sql("select distinct business_date from file_ledger where run_id = $run "
+                                  "and status = 'applied' order by 1", params={"run": run_id}).fetchall()]
+
+
+def pyramid_table(population) -> list[dict]:
+    """Residents by age group: men and women, Japanese and foreign (for a table artifact)."""
+    import polars as pl
+
+    from tasks.stats_files import AGE_GROUPS
+
+    wide = {g: {"age_group": g, "men_japanese": 0, "men_foreign": 0, "women_japanese": 0, "women_foreign": 0}
+            for g in AGE_GROUPS}
+    for r in population.group_by("sex", "age_group", "nationality_group").agg(pl.col("residents").sum()).to_dicts():
+        wide[r["age_group"]][f"{'men' if r['sex'] == '1' else 'women'}_{r['nationality_group']}"] = r["residents"]
+    return list(wide.values())

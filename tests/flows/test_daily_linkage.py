@@ -47,3 +47,10 @@ def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api
     again = main(["--store", str(tmp_path / "registry.duckdb"), "daily", "--date", "2026-04-30", "--json"])
     files = json.loads(capsys.readouterr().out)["files"]
     assert again == 1 and [f["file"] for f in files] == ["112038_changes.csv"]
+
+    stats = tmp_path / "stats" / "2026-04-02"
+    assert sorted(p.name for p in stats.iterdir()) == [
+        "households.csv", "households.parquet", "movements.csv", "movements.parquet",
+        "population.csv", "population.parquet", "pyramid.png"]
+    assert (stats / "pyramid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (stats / "movements.csv").read_text().splitlines()[1].startswith("japanese,1,0,0,0,0,0,")

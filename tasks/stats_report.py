@@ -1,0 +1,98 @@
+"""The year's tables in the layout of 総務省「住民基本台帳に基づく人口、人口動態及び世帯数調査」.
+
+Population and households on 1 January of the year, movements of the previous calendar year,
+ages in 5-year groups; one row per 区分 (総計, 日本人住民, 外国人住民), Japanese column labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.change_file import MUNICIPALITY_CODE
+from tasks import stats
+from tasks.stats_files import AGE_GROUPS
+
+PREFECTURE, CITY = "埼玉県", "川口市"
+GROUPS = (("総計", ("japanese", "foreign")), ("日本人住民", ("japanese",)), ("外国人住民", ("foreign",)))
+
+
+def _rate(change: int, base: int) -> float:
+    # 増減率 etc. are per cent of the population at the start of the period, three decimals
+    return round(change / base * 100, 3) if base else 0.0
+
+
+def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
+    """人口・世帯数・人口動態: one row per 区分."""
+    day = dt.date(year, 1, 1)
+    start = dt.date(year - 1, 1, 1)
+    population = stats.population(con, day)
+    before = stats.population(con, start - dt.timedelta(days=1))
+    households = stats.households(con, day)
+    movements = stats.movements(con, start, dt.date(year - 1, 12, 31))
+    rows = []
+    for label, groups in GROUPS:
+        pop = population.filter(pl.col("nationality_group").is_in(groups))
+        men = int(pop.filter(pl.col("sex") == "1")["residents"].sum())
+        women = int(pop.filter(pl.col("sex") == "2")["residents"].sum())
+        base = int(before.filter(pl.col("nationality_group").is_in(groups))["residents"].sum())
+        hh = {t: int(households.filter(pl.col("household_type") == t)["households"].sum())
+              for t in ("japanese", "mixed", "foreign")}
+        m = movements.filter(pl.col("nationality_group").is_in(groups)).select(pl.exclude("nationality_group", "sex")).sum()
+        v = {c: int(m[c][0] or 0) for c in m.columns} if m.height else {c: 0 for c in m.columns}
+        row = {"団体コード": MUNICIPALITY_CODE, "都道府県名": PREFECTURE, "市区町村名": CITY, "区分": label,
+               "男": men, "女": women, "計": men + women}
+        if label == "総計":
+            row |= {"日本人のみの世帯": hh["japanese"], "複数国籍世帯": hh["mixed"], "外国人のみの世帯": hh["foreign"],
+                    "世帯数": sum(hh.values())}
+        elif label == "日本人住民":
+            row |= {"日本人のみの世帯": hh["japanese"], "複数国籍世帯": hh["mixed"], "外国人のみの世帯": None,
+                    "世帯数": hh["japanese"] + hh["mixed"]}
+        else:
+            row |= {"日本人のみの世帯": None, "複数国籍世帯": hh["mixed"], "外国人のみの世帯": hh["foreign"],
+                    "世帯数": hh["foreign"] + hh["mixed"]}
+        row |= {
+            "転入者数（国内）": v["moved_in_domestic"], "転入者数（国外）": v["moved_in_abroad"],
+            "転入者数（計）": v["moved_in_domestic"] + v["moved_in_abroad"],
+            "出生者数": v["births"], "その他（記載）": v["other_additions"], "記載計": v["additions"],
+            "転出者数（国内）": v["moved_out_domestic"], "転出者数（国外）": v["moved_out_abroad"],
+            "転出者数（計）": v["moved_out_domestic"] + v["moved_out_abroad"],
+            "死亡者数": v["deaths"], "その他（消除）": v["other_removals"], "消除計": v["removals"],
+            "増減数": v["net_change"], "増減率（％）": _rate(v["net_change"], base),
+            "自然増減数": v["natural_change"], "自然増減率（％）": _rate(v["natural_change"], base),
+            "社会増減数": v["social_change"], "社会増減率（％）": _rate(v["social_change"], base),
+        }
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
+    """年齢階級別人口 on 1 January: one row per (区分, 性別), a column per 5-year group."""
+    population = stats.population(con, dt.date(year, 1, 1))
+    labels = {g: (f"{g.split('-')[0]}～{g.split('-')[1]}歳" if "-" in g else "100歳以上") for g in AGE_GROUPS}
+    rows = []
+    for label, groups in GROUPS:
+        for sex, sex_label in (("1", "男"), ("2", "女"), (None, "計")):
+            part = population.filter(pl.col("nationality_group").is_in(groups))
+            if sex:
+                part = part.filter(pl.col("sex") == sex)
+            by_group = dict(part.group_by("age_group").agg(pl.col("residents").sum()).iter_rows())
+            rows.append({"団体コード": MUNICIPALITY_CODE, "市区町村名": CITY, "区分": label, "性別": sex_label,
+                         **{labels[g]: int(by_group.get(g, 0)) for g in AGE_GROUPS},
+                         "総数": int(part["residents"].sum())})
+    return pl.DataFrame(rows)
+
+
+def write_report(con: duckdb.DuckDBPyConnection, year: int, folder: Path) -> list[Path]:
+    """Write the year's two tables as CSV (UTF-8 with BOM, as spreadsheet tools expect) into folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in ((f"{year}_人口動態及び世帯数.csv", population_and_movements(con, year)),
+                        (f"{year}_年齢階級別人口.csv", ages(con, year))):
+        path = folder / name
+        path.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8"))
+        paths.append(path)
+    return paths

@@ -35,10 +35,10 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
         print(json.dumps({"files": outcomes}, ensure_ascii=False))
     else:
         print(outcome_table(outcomes))
-        for o in outcomes:
-            if o["status"] == "duplicate":
-                print(o["reason"], file=sys.stderr)
-    if state.is_failed():
+    for o in outcomes:
+        if o["status"] != "applied":
+            print(o["reason"], file=sys.stderr)
+    if state.is_failed() and not any(o["status"] == "refused" for o in outcomes):
         print(state.message, file=sys.stderr)
     return status
 

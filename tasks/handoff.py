@@ -1,0 +1,521 @@
+"""Hand-offs (連携) to subscriber systems: the convenience-store snapshot and the change feeds.
+
+Subscribers are configuration (schemas/subscribers.yaml). Every data file is deterministic Parquet
+(same register and date, same bytes), encrypted with AES-256-GCM unless plaintext is asked for on
+purpose, and written to an fsspec target before the small JSON file that names it. Every publish is
+recorded in handoff_ledger. No function here logs or prints personal data.
+
+A change-feed file holds, for one business date, the events recorded that day in the order they
+were recorded (delivery, line), each row: entry_no, event_id, event_type, effective_date,
+notified_date, cancels_event_id, then the subscriber's fields from the record the event made, as
+the register knew it right after the event's file was applied. Files already sent are never
+rewritten: a later cancellation (取消) travels as its own CANCEL row in the file of its business
+date, naming the cancelled event in cancels_event_id and carrying the record on the cancelled
+event's effective date once it is undone (all fields but resident_code null when the cancelled
+event had added the person). A CANCEL is sent exactly when its target was sent in an earlier file;
+an event cancelled within its own business date is sent to nobody, and neither is its CANCEL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import fsspec
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from schemas.change_file import ADDING, EVENT_TYPES, MUNICIPALITY_PREFIX, REMOVING, town_names
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSCRIBERS_YAML = ROOT / "schemas" / "subscribers.yaml"
+LEDGER_SQL = ROOT / "schemas" / "handoff_ledger.sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "handoff"
+
+CONBINI_FORMAT = "juki-conbini/1"
+FEED_FORMAT = "juki-feed/1"
+MANIFEST = "manifest.json"
+ENCRYPTION = "AES-256-GCM"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+MODES = ("latest_snapshot", "change_feed")
+EXCLUSION_REASONS = ("support_measure", "planned_move_out")
+FEED_PREFIX = "changes-"
+FEED_NAME = re.compile(r"^changes-(?P<seq>\d{8})-(?P<date>\d{8})\.json$")
+
+_S, _D, _B = pa.string(), pa.date32(), pa.bool_()
+# The record fields a hand-off may carry and their Parquet types; codes stay text.
+RECORD_TYPES: dict[str, pa.DataType] = {
+    "resident_code": _S, "my_number": _S, "household_id": _S, "relationship": _S,
+    "family_name": _S, "given_name": _S, "family_name_kana": _S, "given_name_kana": _S, "alias_name": _S,
+    "birth_date": _D, "sex": _S, "nationality": _S, "town_code": _S, "address_line": _S, "address": _S,
+    "resident_since": _D, "address_since": _D, "address_notified_date": _D, "prev_address": _S,
+    "dest_address": _S, "honseki": _S, "hittousha": _S, "foreign_resident_category": _S,
+    "residence_status": _S, "stay_expiry_date": _D, "residence_card_no": _S, "support_measure": _B,
+}
+CONBINI_TYPES = {**RECORD_TYPES, "head_of_household_name": _S, "household_certificate_blocked": _B}
+ENTRY_TYPES: dict[str, pa.DataType] = {
+    "entry_no": pa.int64(), "event_id": _S, "event_type": _S, "effective_date": _D, "notified_date": _D,
+    "cancels_event_id": _S,
+}
+POPULATIONS = {"latest_snapshot": ("residents",), "change_feed": ("all", "japanese", "foreign")}
+KEYS = {"description", "mode", "target", "key_env", "population", "fields", "exclude", "event_types", "when_changed"}
+
+
+class HandoffError(Exception):
+    """A hand-off cannot be done; the message is one sentence for a person."""
+
+
+class KeyMissing(HandoffError):
+    """No encryption key was given and plaintext was not asked for."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One subscriber: where its data goes, how, for whom and which fields."""
+
+    name: str
+    mode: str
+    target: str
+    fields: tuple[str, ...]
+    population: str
+    key_env: str
+    description: str = ""
+    exclude: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    when_changed: tuple[str, ...] = ()
+
+
+# --- configuration ------------------------------------------------------------------------
+
+def load_subscribers(path: str | os.PathLike | None = None) -> dict[str, Subscriber]:
+    """Every subscriber of schemas/subscribers.yaml (or of path), checked."""
+    source = Path(path) if path else SUBSCRIBERS_YAML
+    document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    entries = document.get("subscribers")
+    if not isinstance(entries, dict) or not entries:
+        raise HandoffError(f"{source.name} lists no subscribers under `subscribers:`")
+    return {name: _subscriber(name, entry or {}) for name, entry in entries.items()}
+
+
+def _subscriber(name: str, entry: dict) -> Subscriber:
+    def problem(text: str) -> HandoffError:
+        return HandoffError(f"subscriber {name}: {text}")
+
+    unknown_keys = sorted(set(entry) - KEYS)
+    if unknown_keys:
+        raise problem(f"unknown setting {', '.join(unknown_keys)}")
+    mode = entry.get("mode")
+    if mode not in MODES:
+        raise problem(f"mode must be one of {', '.join(MODES)}")
+    population = entry.get("population")
+    if population not in POPULATIONS[mode]:
+        raise problem(f"population must be one of {', '.join(POPULATIONS[mode])} for {mode}")
+    fields = tuple(entry.get("fields") or ())
+    allowed = CONBINI_TYPES if mode == "latest_snapshot" else RECORD_TYPES
+    unknown = [f for f in fields if f not in allowed]
+    if not fields or unknown or len(set(fields)) != len(fields):
+        raise problem(f"fields must be distinct names among the known fields (unknown: {', '.join(unknown) or '-'})")
+    exclude = tuple(entry.get("exclude") or ())
+    if any(r not in EXCLUSION_REASONS for r in exclude) or (exclude and mode != "latest_snapshot"):
+        raise problem(f"exclude may only list {', '.join(EXCLUSION_REASONS)}, for latest_snapshot")
+    event_types = tuple(entry.get("event_types") or ())
+    if mode == "change_feed":
+        bad = [t for t in event_types if t not in EVENT_TYPES or t in ("BASELINE", "CANCEL")]
+        if not event_types or bad:
+            raise problem("event_types must list event types other than BASELINE and CANCEL")
+    when_changed = tuple(entry.get("when_changed") or ())
+    if any(f not in RECORD_TYPES or f == "address" for f in when_changed):
+        raise problem("when_changed must list record fields")
+    key_env = entry.get("key_env") or f"JUKI_{name.upper()}_KEY"
+    return Subscriber(name=name, mode=mode, target=entry.get("target") or f"outbox/{name}/", fields=fields,
+                      population=population, key_env=key_env, description=entry.get("description", ""),
+                      exclude=exclude, event_types=event_types, when_changed=when_changed)
+
+
+def _resolve(subscriber: Subscriber | str) -> Subscriber:
+    if isinstance(subscriber, Subscriber):
+        return subscriber
+    subscribers = load_subscribers()
+    if subscriber not in subscribers:
+        raise HandoffError(f"there is no subscriber {subscriber!r}; known: {', '.join(sorted(subscribers))}")
+    return subscribers[subscriber]
+
+
+def target_uri(subscriber: Subscriber | str, store_root: str | os.PathLike, override: str | None = None) -> str:
+    """The target of a subscriber: the override, else its configured URI, relative ones beside the store."""
+    target = override or _resolve(subscriber).target
+    if "://" in target or os.path.isabs(target):
+        return target
+    return str(Path(store_root) / target)
+
+
+def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """Create handoff_ledger when the store does not have it yet."""
+    con.execute(LEDGER_SQL.read_text(encoding="utf-8"))
+
+
+# --- keys and encryption ------------------------------------------------------------------
+
+def key_from_env(variable: str = "JUKI_CONBINI_KEY") -> bytes | None:
+    """The 32-byte key given as 64 hex digits in an environment variable; None when it is not set."""
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9A-Fa-f]{64}", value):
+        # never echo the value: it is the key
+        raise HandoffError(f"${variable} must hold exactly 64 hex digits (a 32-byte key), "
+                           f"but its {len(value)} characters are not that")
+    return bytes.fromhex(value)
+
+
+def encrypt(data: bytes, key: bytes) -> bytes:
+    """A random 12-byte nonce followed by the AES-256-GCM encryption of data (tag appended, no associated data)."""
+    _check_key(key)
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, data, None)
+
+
+def decrypt(blob: bytes, key: bytes) -> bytes:
+    """The plaintext of a file written by encrypt (for receivers and tests)."""
+    _check_key(key)
+    try:
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None)
+    except (InvalidTag, ValueError):
+        raise HandoffError("the file does not decrypt with this key: wrong key or damaged file") from None
+
+
+def _check_key(key: bytes) -> None:
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        raise HandoffError("the encryption key must be exactly 32 bytes (64 hex digits)")
+
+
+def _require_key(key: bytes | None, plaintext: bool, key_env: str) -> None:
+    """Refuse, before anything is computed or written, to publish personal data unencrypted by accident."""
+    if key is None and not plaintext:
+        raise KeyMissing(f"no encryption key: set ${key_env} (64 hex digits) or a Prefect Secret, "
+                         "or pass --plaintext on purpose")
+    if not plaintext:
+        _check_key(key)
+
+
+def _seal(data: bytes, key: bytes | None, plaintext: bool) -> tuple[bytes, str, str]:
+    """The bytes to write, the encryption name and the file-name suffix."""
+    if plaintext:
+        return data, "none", ".parquet"
+    return encrypt(data, key), ENCRYPTION, ".parquet.aes"
+
+
+# --- deterministic Parquet ------------------------------------------------------------------
+
+def parquet_bytes(frame: pl.DataFrame, types: dict[str, pa.DataType]) -> bytes:
+    """The frame's columns as Parquet with fixed writer options: the same rows always give the same bytes."""
+    schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
+    source = frame.select(list(types)).to_arrow()
+    table = pa.Table.from_arrays([source.column(n).cast(t) for n, t in types.items()], schema=schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, version="2.6", compression="zstd", compression_level=3, use_dictionary=True,
+                   write_statistics=True, data_page_version="1.0", row_group_size=1_000_000, store_schema=True)
+    return sink.getvalue()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- targets ------------------------------------------------------------------------------
+
+def _target(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    fs, root = fsspec.core.url_to_fs(uri)
+    root = root.rstrip("/") or "/"
+    fs.makedirs(root, exist_ok=True)
+    return fs, root
+
+
+def _put(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write under a hidden temporary name, then move into place (an atomic rename on local disks)."""
+    folder, name = path.rsplit("/", 1)
+    temporary = f"{folder}/.{name}.{secrets.token_hex(6)}.tmp"
+    with fs.open(temporary, "wb") as f:
+        f.write(data)
+    fs.mv(temporary, path)
+
+
+def _public_uri(uri: str) -> str:
+    # a URI may carry user:password@; the ledger keeps neither. one spelling per target: no trailing slash
+    return re.sub(r"(?<=://)[^/@]*@", "", uri).rstrip("/")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def _record(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
+    ensure_ledger(con)
+    con.execute(f"insert into handoff_ledger ({', '.join(row)}) values ({', '.join('$' + k for k in row)})", row)
+
+
+# --- the convenience-store snapshot (コンビニ交付) ------------------------------------------
+
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _address(record: str | None = None) -> pl.Expr:
+    """埼玉県川口市 + town name + address_line (null when the town is unknown)."""
+    town = pl.col("town_code") if record is None else pl.col(record).struct.field("town_code")
+    line = pl.col("address_line") if record is None else pl.col(record).struct.field("address_line")
+    names = town_names()
+    return pl.concat_str([pl.lit(MUNICIPALITY_PREFIX),
+                          town.replace_strict(list(names), list(names.values()), default=None, return_dtype=pl.String),
+                          line])
+
+
+def conbini_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
+                  subscriber: Subscriber | str = "conbini") -> tuple[pl.DataFrame, dict[str, int]]:
+    """The snapshot's rows (residents on as_of who are kept, by resident_code) and the excluded counts by reason."""
+    sub = _resolve(subscriber)
+    residents = con.sql(_sql("conbini.sql"), params={"as_of": as_of}).pl()
+    flags = {"support_measure": pl.col("support_measure"), "planned_move_out": pl.col("planned_move_out")}
+    reason = pl.lit(None, pl.String)
+    for name in reversed(sub.exclude):  # the first listed reason wins the count
+        reason = pl.when(flags[name]).then(pl.lit(name)).otherwise(reason)
+    residents = residents.with_columns(excluded_reason=reason).with_columns(
+        household_certificate_blocked=pl.col("excluded_reason").is_not_null().any().over("household_id"),
+        address=_address(),
+    )
+    counts = residents["excluded_reason"].value_counts()
+    excluded = {name: 0 for name in sub.exclude}
+    for name, n in counts.iter_rows():
+        if name is not None:
+            excluded[name] = int(n)
+    kept = residents.filter(pl.col("excluded_reason").is_null()).sort("resident_code").select(sub.fields)
+    return kept, excluded
+
+
+def read_manifest(target: str) -> dict | None:
+    """The manifest.json of a snapshot target, or None when there is none yet."""
+    fs, root = _target(target)
+    path = f"{root}/{MANIFEST}"
+    if not fs.exists(path):
+        return None
+    try:
+        manifest = json.loads(fs.cat_file(path))
+    except ValueError:
+        raise HandoffError(f"{MANIFEST} in the target is not JSON; fix or remove it before publishing") from None
+    if manifest.get("format") != CONBINI_FORMAT or not isinstance(manifest.get("snapshot_id"), int):
+        raise HandoffError(f"{MANIFEST} in the target is not a {CONBINI_FORMAT} manifest")
+    return manifest
+
+
+def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.date, key: bytes | None,
+                    plaintext: bool, run_id: str, subscriber: Subscriber | str = "conbini") -> dict:
+    """Publish the snapshot for as_of (data file, manifest.json, then the old file deleted); the manifest."""
+    sub = _resolve(subscriber)
+    _require_key(key, plaintext, sub.key_env)
+    ensure_ledger(con)
+    frame, excluded = conbini_frame(con, as_of, sub)
+    data = parquet_bytes(frame, {f: CONBINI_TYPES[f] for f in sub.fields})
+    blob, encryption, suffix = _seal(data, key, plaintext)
+
+    fs, root = _target(target_uri)
+    previous = read_manifest(target_uri)
+    snapshot_id = previous["snapshot_id"] + 1 if previous else 1
+    name = f"residents-{snapshot_id}{suffix}"
+    created = _utc_now()
+    manifest = {
+        "format": CONBINI_FORMAT,
+        "snapshot_id": snapshot_id,
+        "previous_snapshot_id": previous["snapshot_id"] if previous else None,
+        "as_of": as_of.isoformat(),
+        "created_at": created.isoformat(),
+        "file": name,
+        "encryption": encryption,
+        "file_sha256": _sha256(blob),
+        "rows": frame.height,
+        "sha256": _sha256(data),
+        "excluded": excluded,
+    }
+    _put(fs, f"{root}/{name}", blob)
+    _put(fs, f"{root}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+    # only now may the old snapshot go; leftovers of an interrupted publish go with it
+    for path in fs.ls(root, detail=False):
+        base = path.rstrip("/").rsplit("/", 1)[-1]
+        stale_temporary = base.startswith((".residents-", f".{MANIFEST}.")) and base.endswith(".tmp")
+        if (base.startswith("residents-") and base != name) or stale_temporary:
+            fs.rm_file(path)
+    _record(con, subscriber=sub.name, mode=sub.mode, target=_public_uri(target_uri), sequence_no=snapshot_id,
+            previous_no=manifest["previous_snapshot_id"], as_of=as_of, business_date=None, rows=frame.height,
+            file_name=name, file_sha256=manifest["file_sha256"], data_sha256=manifest["sha256"],
+            encryption=encryption, excluded=json.dumps(excluded), published_at=created.replace(tzinfo=None),
+            run_id=run_id)
+    return manifest
+
+
+# --- change feeds ---------------------------------------------------------------------------
+
+def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, business_date: dt.date) -> pl.DataFrame:
+    """The rows of a subscriber's feed file for one business date (entry columns, then its fields)."""
+    sub = _resolve(subscriber)
+    events = con.sql(_sql("feed_events.sql"), params={"business_date": business_date}).pl()
+    after, before = pl.col("after").struct, pl.col("before").struct
+    known = after.field("resident_code").is_not_null()
+    if sub.when_changed:
+        changed = pl.any_horizontal([before.field(f).ne_missing(after.field(f)) for f in sub.when_changed])
+    else:
+        changed = pl.lit(True)
+    population = {
+        "all": pl.lit(True),
+        "japanese": after.field("nationality") == "JP",
+        "foreign": (after.field("nationality") != "JP") | (before.field("nationality") != "JP"),
+    }[sub.population].fill_null(False)
+    undone_same_day = (pl.col("cancelled_on") == pl.col("business_date")).fill_null(False)
+    sent = (pl.col("event_type").is_in(sub.event_types) & known & ~undone_same_day & population
+            & (pl.col("event_type").is_in(ADDING + REMOVING) | changed))
+    events = events.with_columns(sent=sent)
+    targets = events.select(cancels_event_id="event_id", target_sent="sent")
+    day = events.filter(pl.col("business_date") == business_date).join(
+        targets, on="cancels_event_id", how="left", maintain_order="left")
+    is_cancel = pl.col("event_type") == "CANCEL"
+    entries = day.filter(
+        pl.when(is_cancel)
+        .then(pl.col("target_sent").fill_null(False) & (pl.col("target_business_date") < business_date))
+        .otherwise(pl.col("sent"))
+    ).with_columns(record=pl.when(is_cancel).then(pl.col("restored")).otherwise(pl.col("after")))
+    record = pl.col("record").struct
+    columns: dict[str, pl.Expr] = {}
+    for f in sub.fields:
+        if f == "resident_code":  # from the event: a cancelled addition leaves no record to take it from
+            columns[f] = pl.col("resident_code")
+        elif f == "address":
+            columns[f] = _address("record")
+        else:
+            columns[f] = record.field(f)
+    return entries.select(
+        entry_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+        **{c: pl.col(c) for c in ENTRY_TYPES if c != "entry_no"},
+        **columns,
+    )
+
+
+def feed_types(sub: Subscriber) -> dict[str, pa.DataType]:
+    return {**ENTRY_TYPES, **{f: RECORD_TYPES[f] for f in sub.fields}}
+
+
+def _published_feed(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str,
+                    business_date: dt.date) -> dict | None:
+    rows = con.execute(
+        "select sequence_no, previous_no, published_at, file_name, encryption, file_sha256, rows, data_sha256 "
+        "from handoff_ledger where subscriber = $s and target = $t and business_date = $d "
+        "order by sequence_no limit 1", {"s": sub.name, "t": _public_uri(target), "d": business_date}).fetchall()
+    if not rows:
+        return None
+    seq, prev, at, name, encryption, file_sha, n, data_sha = rows[0]
+    fs, root = _target(target)
+    sent = f"{root}/{name.split('.', 1)[0]}.json"
+    if fs.exists(sent):  # the header as it was sent, fields included, even if the configuration changed since
+        return json.loads(fs.cat_file(sent))
+    return _feed_header(sub, seq, prev, business_date, at.replace(tzinfo=dt.timezone.utc), name, encryption,
+                        file_sha, n, data_sha)
+
+
+def _feed_header(sub: Subscriber, seq: int, prev: int | None, business_date: dt.date, created: dt.datetime,
+                 name: str, encryption: str, file_sha256: str, rows: int, sha256: str) -> dict:
+    return {
+        "format": FEED_FORMAT,
+        "subscriber": sub.name,
+        "sequence_no": seq,
+        "previous_sequence_no": prev,
+        "business_date": business_date.isoformat(),
+        "created_at": created.isoformat(),
+        "file": name,
+        "encryption": encryption,
+        "file_sha256": file_sha256,
+        "rows": rows,
+        "sha256": sha256,
+        "fields": list(feed_types(sub)),
+    }
+
+
+def _feed_headers_in_target(fs: fsspec.AbstractFileSystem, root: str) -> dict[int, dt.date]:
+    found = {}
+    for path in fs.ls(root, detail=False):
+        match = FEED_NAME.match(path.rstrip("/").rsplit("/", 1)[-1])
+        if match:
+            found[int(match["seq"])] = dt.datetime.strptime(match["date"], "%Y%m%d").date()
+    return found
+
+
+def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, target_uri: str,
+                 business_date: dt.date, key: bytes | None, plaintext: bool, run_id: str) -> dict:
+    """Publish a feed's file for one business date, once: its header with status published or already_published."""
+    sub = _resolve(subscriber)
+    if sub.mode != "change_feed":
+        raise HandoffError(f"subscriber {sub.name} is not a change feed")
+    ensure_ledger(con)
+    done = _published_feed(con, sub, target_uri, business_date)
+    if done is not None:
+        return {**done, "status": "already_published"}
+    fs, root = _target(target_uri)
+    in_target = _feed_headers_in_target(fs, root)
+    for seq, day in sorted(in_target.items()):
+        if day == business_date:  # written but not recorded (an interrupted publish): record it now
+            header = json.loads(fs.cat_file(f"{root}/{FEED_PREFIX}{seq:08d}-{day:%Y%m%d}.json"))
+            _record_feed(con, sub, target_uri, header, run_id)
+            return {**header, "status": "already_published"}
+    applied = con.execute("select count(*) from file_ledger where status = 'applied' and business_date = ?",
+                          [business_date]).fetchall()[0][0]
+    if not applied:
+        raise HandoffError(f"no change file of business date {business_date.isoformat()} has been applied; "
+                           "nothing to publish")
+    _require_key(key, plaintext, sub.key_env)
+
+    frame = feed_frame(con, sub, business_date)
+    data = parquet_bytes(frame, feed_types(sub))
+    blob, encryption, suffix = _seal(data, key, plaintext)
+    (last,) = con.execute("select max(sequence_no) from handoff_ledger where subscriber = $s and target = $t",
+                          {"s": sub.name, "t": _public_uri(target_uri)}).fetchall()[0]
+    previous = max([last or 0, *in_target]) or None
+    seq = (previous or 0) + 1
+    stem = f"{FEED_PREFIX}{seq:08d}-{business_date:%Y%m%d}"
+    header = _feed_header(sub, seq, previous, business_date, _utc_now(), stem + suffix, encryption,
+                          _sha256(blob), frame.height, _sha256(data))
+    _put(fs, f"{root}/{stem}{suffix}", blob)
+    _put(fs, f"{root}/{stem}.json", json.dumps(header, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+    _record_feed(con, sub, target_uri, header, run_id)
+    return {**header, "status": "published"}
+
+
+def _record_feed(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, header: dict, run_id: str) -> None:
+    _record(con, subscriber=sub.name, mode=sub.mode, target=_public_uri(target), sequence_no=header["sequence_no"],
+            previous_no=header["previous_sequence_no"], as_of=None,
+            business_date=dt.date.fromisoformat(header["business_date"]), rows=header["rows"],
+            file_name=header["file"], file_sha256=header["file_sha256"], data_sha256=header["sha256"],
+            encryption=header["encryption"], excluded=None,
+            published_at=dt.datetime.fromisoformat(header["created_at"]).replace(tzinfo=None), run_id=run_id)
+
+
+def unpublished_business_dates(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str,
+                               target_uri: str) -> list[dt.date]:
+    """Business dates of applied change files not yet published to this feed target, oldest first."""
+    sub = _resolve(subscriber)
+    ensure_ledger(con)
+    rows = con.execute(
+        "select distinct f.business_date from file_ledger as f where f.status = 'applied' "
+        "and f.business_date is not null and f.business_date not in (select business_date from handoff_ledger "
+        "where subscriber = $s and target = $t and business_date is not null) order by 1",
+        {"s": sub.name, "t": _public_uri(target_uri)}).fetchall()
+    return [d for (d,) in rows]

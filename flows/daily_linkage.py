@@ -17,7 +17,8 @@ from prefect.states import Failed
 from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from juki.store import connect
-from tasks import ingest, stats, stats_files
+from juki.keys import subscriber_key
+from tasks import handoff, ingest, stats, stats_files
 from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN, FileRefused
@@ -79,6 +80,35 @@ def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
                           description=f"Movements (異動集計表) with effective date {day}")
     return digests
 
+@task(name="publish hand-offs", cache_policy=NO_CACHE, persist_result=False, retries=2,
+      retry_delay_seconds=[2, 10])
+def publish_handoffs(con, run_id: str, settings: Settings) -> tuple[dict[str, list], dict[str, str]]:
+    """Each change feed's unpublished business dates, then the convenience-store snapshot; keys never as parameters."""
+    log = get_run_logger()
+    as_of = latest_business_date(con)
+    if not applied_dates(con, run_id) or as_of is None:
+        return {}, {}
+    published: dict[str, list] = {}
+    problems: dict[str, str] = {}
+    subscribers = handoff.load_subscribers()
+    for sub in sorted(subscribers.values(), key=lambda s: s.mode != "change_feed"):
+        target = handoff.target_uri(sub, settings.root)
+        try:
+            key = subscriber_key(sub, use_prefect=True)
+            if sub.mode == "change_feed":
+                days = handoff.unpublished_business_dates(con, sub, target)
+                published[sub.name] = [handoff.publish_feed(con, sub, target, day, key, False, run_id) for day in days]
+            else:
+                published[sub.name] = [handoff.publish_conbini(con, target, as_of, key, False, run_id,
+                                                               subscriber=sub.name)]
+        except handoff.HandoffError as exc:  # a refusal (no key, a broken target manifest): say it, go on
+            log.error("%s: %s", sub.name, exc)
+            problems[sub.name] = str(exc)
+            continue
+        log.info("%s: published %d file(s) to %s", sub.name, len(published[sub.name]), target)
+    return published, problems
+
+
 STAGES = ingest.Stages(
     land=task(name="land", retries=3, retry_delay_seconds=[1, 5, 20], **_PRIVATE)(ingest.land),
     read=task(name="read", **_PRIVATE)(_refusal_as_value(ingest.read)),
@@ -131,18 +161,21 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
             if breaks:
                 broken[f"balance on {day}"] = breaks
         outputs = publish_statistics(con, run_id, settings.stats)
-        _report(con, run_id)
+        published, handoff_problems = publish_handoffs(con, run_id, settings)
+        broken |= {f"hand-off {name}": problem for name, problem in handoff_problems.items()}
+        _report(con, run_id, published)
         status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
         con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o where run_id = $r",
                     {"s": status, "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                     "o": json.dumps({"files": outcomes, "stats": outputs}), "r": run_id})
+                     "o": json.dumps({"files": outcomes, "stats": outputs, "handoffs": published}, default=str),
+                     "r": run_id})
         con.execute("update run_ledger set input_sha256 = $i where run_id = $r",
                     {"i": [o["sha256"] for o in outcomes], "r": run_id})
     finally:
         con.close()
     if status == "failed":
         problems = [o["reason"] for o in outcomes if o["status"] == "refused"]
-        problems += [f"The register breaks the invariant {name}: {n}." for name, n in broken.items()]
+        problems += [f"{name}: {n}." for name, n in broken.items()]
         return Failed(message=" ".join(problems), data=outcomes)
     return outcomes
 
@@ -155,12 +188,17 @@ def _record_run(con, run_id: str, settings: Settings, files: list[str], started:
          "v": code_version(), "l": lock_sha256(), "t": started})
 
 
-def _report(con, run_id: str) -> None:
+def _report(con, run_id: str, published: dict[str, list]) -> None:
     files = run_files(con, run_id)
     by_rule = quarantine_by_rule(con, run_id)
     as_of = latest_business_date(con)
     residents = residents_on(con, as_of) if as_of and first_baseline_date(con) else None
     create_markdown_artifact(key="daily-linkage-summary", markdown=summary_markdown(files, by_rule, residents, as_of),
                              description="Files, rows and quarantine of this run")
+    links = [f"- **{name}**: " + ", ".join(f"`{p['file']}` ({p['rows']} rows, {p['encryption']})" for p in files)
+             for name, files in published.items() if files]
+    if links:
+        create_markdown_artifact(key="hand-offs", markdown="# Hand-offs of this run\n\n" + "\n".join(links) + "\n",
+                                 description="What was published to whom (file names and counts only)")
     create_table_artifact(key="quarantine-by-rule", table=by_rule or [{"rule_id": "(none)", "rows": 0}],
                           description="Refused rows by rule id (no personal data)")

@@ -43,6 +43,10 @@ EXAMPLES = {
           juki stats population --as-of 2026-04-30
           juki stats households --as-of 2026-04-30 --format json
           juki stats movements --from 2026-04-01 --to 2026-04-30""",
+    "handoff": """\
+        examples:
+          JUKI_CONBINI_KEY=$(cat data/conbini.key) juki handoff conbini
+          juki handoff conbini --as-of 2026-04-30 --target memory://conbini/ --plaintext""",
     "generate": """\
         examples:
           juki generate --out data/inbox --residents 5000 --days 30
@@ -114,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--year", type=int, required=True)
     sub.add_argument("--out", help="folder to write into (default: stats/report-YEAR beside the store)")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+
+    handoff = command("handoff", "Publish to a subscriber now (the daily flow also does it after every run).")
+    handoff.add_argument("subscriber", choices=("conbini",), help="conbini: the convenience-store snapshot")
+    handoff.add_argument("--as-of", type=_date, help="the day (default: the newest applied business date)")
+    handoff.add_argument("--target", help="an fsspec URI (default: outbox/conbini/ beside the store)")
+    handoff.add_argument("--plaintext", action="store_true",
+                         help="write the Parquet file unencrypted, on purpose (default: AES-256-GCM with "
+                              "the 64-hex-digit key in $JUKI_CONBINI_KEY)")
 
     generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
     generate.add_argument("--out", required=True, help="the folder to write into")
@@ -249,6 +261,35 @@ def _stats_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_handoff(args) -> int:
+    from juki.keys import subscriber_key
+    from juki.queries import BeforeRegister, check_known
+    from juki.store import StoreError, connect
+    from tasks import handoff
+    from tasks.summary import latest_business_date
+
+    settings = _settings(args)
+    if not settings.store.exists():
+        raise UsageError(f"no store at {settings.store}: run `juki ingest` or `juki daily` first, or pass --store")
+    subscriber = handoff.load_subscribers()[args.subscriber]
+    try:
+        key = None if args.plaintext else subscriber_key(subscriber, use_prefect=bool(os.environ.get("PREFECT_API_URL")))
+        with connect(settings.store) as con:
+            as_of = args.as_of or latest_business_date(con)
+            check_known(con, as_of or dt.date.today())
+            manifest = handoff.publish_conbini(con, handoff.target_uri(subscriber, settings.root, args.target),
+                                               as_of, key, args.plaintext, run_id="cli")
+    except handoff.KeyMissing as exc:
+        raise UsageError(str(exc)) from None
+    except (BeforeRegister, StoreError) as exc:
+        raise UsageError(str(exc)) from None
+    except handoff.HandoffError as exc:
+        print(f"juki handoff: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
+    return EXIT_OK
+
+
 def cmd_generate(args) -> int:
     from tasks.generate import generate_city
 
@@ -260,7 +301,7 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats,
+COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff,
             "generate": cmd_generate}
 
 if __name__ == "__main__":

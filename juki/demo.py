@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 import time
+from pathlib import Path
 
 from juki.runner import run_daily_linkage
 from juki.settings import Settings
@@ -33,9 +36,29 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{settings.inbox} already holds change files: taking in the new ones "
               "(`make clean-data` starts a fresh demo)", file=sys.stderr)
+    for path in demo_keys(settings):
+        print(f"hand-off key {path} (readable by its owner only)", file=sys.stderr)
     status = run_daily_linkage(settings, inbox=settings.inbox)
     print(summary(settings, time.monotonic() - started))
     return status
+
+
+def demo_keys(settings: Settings) -> list[Path]:
+    """A local AES-256 key per subscriber under data/keys/ (mode 0600), exported for this run only."""
+    from tasks.handoff import load_subscribers
+
+    folder = settings.root / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    made = []
+    for sub in load_subscribers().values():
+        path = folder / f"{sub.name}.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+            made.append(path)
+        os.environ.setdefault(sub.key_env, path.read_text().strip())
+    return made
 
 
 def summary(settings: Settings, seconds: float) -> str:
@@ -46,6 +69,10 @@ def summary(settings: Settings, seconds: float) -> str:
         by_rule = quarantine_by_rule(con)
         day = latest_business_date(con)
         residents = residents_on(con, day) if day else 0
+        handoffs = con.sql(
+            "select subscriber, count(*) as files, arg_max(file_name, published_at) as file_name, "
+            "arg_max(rows, published_at) as rows, arg_max(encryption, published_at) as encryption, "
+            "any_value(target) as target from handoff_ledger group by subscriber order by subscriber").pl().to_dicts()
         households = con.sql(
             "select count(distinct household_id) from resident_version where recorded_to is null "
             "and status = 'current' and valid_from <= $d and (valid_to is null or valid_to > $d)",
@@ -62,10 +89,15 @@ def summary(settings: Settings, seconds: float) -> str:
               f"store       {settings.store}",
               f"archive     {settings.archive}   (every file as received, by SHA-256)",
               f"inbox       {settings.inbox}",
+              f"statistics  {settings.stats}/{day}/   (population, households, movements: .parquet/.csv; "
+              "pyramid.png)",
+              *[f"hand-off    {h['subscriber']:<13} {h['files']:>3} file(s), newest {h['file_name']} "
+                f"({h['rows']:,} rows, {h['encryption']}) in {h['target']}" for h in handoffs],
               f"took {seconds:.0f} s",
               "",
               "try:  .venv/bin/juki quarantine | head",
               "      .venv/bin/juki show <resident_code from the quarantine or the inbox files>",
+              f"      .venv/bin/juki stats population --as-of {day}",
               "      .venv/bin/juki --help"]
     return "\n".join(lines)
 

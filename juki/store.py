@@ -7,7 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_SQL = Path(__file__).resolve().parent.parent / "schemas" / "register.sql"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_FILES = ("register.sql", "handoff_ledger.sql")
 
 
 class StoreError(Exception):
@@ -35,7 +36,8 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
                             "try again when it has finished") from None
         raise StoreError(f"cannot open the store {path}: {_first_line(exc)}") from None
     if not read_only:
-        con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+        for name in SCHEMA_FILES:
+            con.execute((SCHEMAS / name).read_text(encoding="utf-8"))
     return con
 
 

@@ -18,9 +18,14 @@ def prefect_api():
         yield
 
 
-def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api, tmp_path, capsys):
-    """`juki daily --json` takes the inbox in name order, applies, quarantines, refuses, exits 1."""
+def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api, tmp_path, capsys, monkeypatch):
+    """`juki daily --json` takes the inbox in name order, applies, quarantines, refuses, publishes, exits 1."""
     from juki.cli import main
+    from tasks.handoff import decrypt, load_subscribers
+
+    keys = {sub.key_env: f"{i:02d}" * 32 for i, sub in enumerate(load_subscribers().values())}
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -54,3 +59,12 @@ def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api
         "population.csv", "population.parquet", "pyramid.png"]
     assert (stats / "pyramid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (stats / "movements.csv").read_text().splitlines()[1].startswith("japanese,1,0,0,0,0,0,")
+
+    outbox = tmp_path / "outbox"
+    manifest = json.loads((outbox / "conbini" / "manifest.json").read_text())
+    assert (manifest["snapshot_id"], manifest["rows"], manifest["encryption"]) == (1, 2, "AES-256-GCM")
+    blob = (outbox / "conbini" / manifest["file"]).read_bytes()
+    import hashlib
+    assert hashlib.sha256(decrypt(blob, bytes.fromhex(keys["JUKI_CONBINI_KEY"]))).hexdigest() == manifest["sha256"]
+    assert sorted(p.name for p in (outbox / "juki_net").iterdir() if p.suffix == ".json") == [
+        "changes-00000001-20260401.json", "changes-00000002-20260402.json"]

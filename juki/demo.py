@@ -70,8 +70,8 @@ def summary(settings: Settings, seconds: float) -> str:
         day = latest_business_date(con)
         residents = residents_on(con, day) if day else 0
         handoffs = con.sql(
-            "select subscriber, count(*) as files, arg_max(file_name, published_at) as file_name, "
-            "arg_max(rows, published_at) as rows, arg_max(encryption, published_at) as encryption, "
+            "select subscriber, count(*) as files, arg_max(file_name, sequence_no) as file_name, "
+            "arg_max(rows, sequence_no) as rows, arg_max(encryption, sequence_no) as encryption, "
             "any_value(target) as target from handoff_ledger group by subscriber order by subscriber").pl().to_dicts()
         households = con.sql(
             "select count(distinct household_id) from resident_version where recorded_to is null "

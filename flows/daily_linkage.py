@@ -19,6 +19,7 @@ from juki.settings import Settings
 from juki.store import connect
 from juki.keys import subscriber_key
 from tasks import handoff, ingest, stats, stats_files
+from tasks.audit import register_digest
 from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN, FileRefused
@@ -169,8 +170,8 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
                     {"s": status, "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
                      "o": json.dumps({"files": outcomes, "stats": outputs, "handoffs": published}, default=str),
                      "r": run_id})
-        con.execute("update run_ledger set input_sha256 = $i where run_id = $r",
-                    {"i": [o["sha256"] for o in outcomes], "r": run_id})
+        con.execute("update run_ledger set input_sha256 = $i, register_sha256 = $g where run_id = $r",
+                    {"i": [o["sha256"] for o in outcomes], "g": register_digest(con), "r": run_id})
     finally:
         con.close()
     if status == "failed":

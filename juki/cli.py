@@ -65,6 +65,18 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _moment(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a time (YYYY-MM-DDTHH:MM[:SS][+09:00])") from None
+    # the ledgers record UTC; a time without an offset is taken as UTC
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+KNOWN_AT_HELP = "as the register knew it at this time (UTC unless an offset is given, e.g. +09:00)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="juki", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     show = command("show", "One person's record on a day and their history; My Number masked.")
     show.add_argument("resident_code", metavar="RESIDENT_CODE", help="住民票コード (11 digits)")
     show.add_argument("--as-of", type=_date, help="the day (default: today)")
+    show.add_argument("--known-at", type=_moment, help=KNOWN_AT_HELP)
     show.add_argument("--format", choices=("text", "json"), default="text")
 
     stats = command("stats", "Population statistics: 人口, 世帯 and the movement table (異動集計表).")
@@ -102,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
                              ("households", "households and members by town and household type")):
         sub = tables.add_parser(table, help=help_text, description=help_text)
         sub.add_argument("--as-of", type=_date, required=True, help="the day (end of day)")
+        sub.add_argument("--known-at", type=_moment, help=KNOWN_AT_HELP)
         sub.add_argument("--format", choices=("csv", "json"), default="csv")
         sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
     sub = tables.add_parser("movements", help="movements with effective dates in --from..--to",
@@ -109,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                                         "group and sex, effective dates --from..--to (both included).")
     sub.add_argument("--from", dest="date_from", type=_date, required=True)
     sub.add_argument("--to", dest="date_to", type=_date, required=True)
+    sub.add_argument("--known-at", type=_moment, help=KNOWN_AT_HELP)
     sub.add_argument("--format", choices=("csv", "json"), default="csv")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
     sub = tables.add_parser("report", help="the year's tables for the prefecture (総務省 layout)",
@@ -205,7 +220,7 @@ def cmd_show(args) -> int:
 
     with _read_only(args) as con:
         try:
-            shown = queries.show(con, args.resident_code, args.as_of or dt.date.today())
+            shown = queries.show(con, args.resident_code, args.as_of or dt.date.today(), args.known_at)
         except queries.BeforeRegister as exc:
             raise UsageError(str(exc)) from None
     if args.format == "json":
@@ -227,10 +242,10 @@ def cmd_stats(args) -> int:
                 if args.date_to < args.date_from:
                     raise UsageError("--to is before --from")
                 check_known(con, args.date_from)
-                frame = stats.movements(con, args.date_from, args.date_to)
+                frame = stats.movements(con, args.date_from, args.date_to, args.known_at)
             else:
                 check_known(con, args.as_of)
-                frame = getattr(stats, args.table)(con, args.as_of)
+                frame = getattr(stats, args.table)(con, args.as_of, args.known_at)
         except BeforeRegister as exc:
             raise UsageError(str(exc)) from None
     if args.format == "json":

@@ -37,12 +37,13 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, file: str | None = None) -> 
         "order by delivery_no, line", params={"file": file} if file else None).pl().to_dicts()
 
 
-def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date) -> dict:
+def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
+         known_at: dt.datetime | None = None) -> dict:
     """One person on a day: status, the record (My Number masked) and the version history."""
     if not re.fullmatch(r"\d{11}", resident_code):
         raise BeforeRegister(f"{resident_code!r} is not a resident code (11 digits)")
     check_known(con, day)
-    versions = con.sql(sql("person_versions.sql"), params={"resident_code": resident_code}).pl().to_dicts()
+    versions = con.sql(sql("person_versions.sql"), params={"resident_code": resident_code, "known_at": known_at}).pl().to_dicts()
     history = [_public(v) for v in versions]
     on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
     record = on_day[-1] if on_day else None

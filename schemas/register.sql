@@ -124,7 +124,8 @@ create table if not exists run_ledger (
     code_version    varchar,
     lock_sha256     varchar,
     input_sha256    varchar[],
-    outputs         json,
+    register_sha256 varchar,               -- canonical digest of the register after the run
+    outputs         json,                  -- digests of statistics files and hand-off data files
     status          varchar not null,
     started_at      timestamp not null,
     finished_at     timestamp

@@ -18,25 +18,29 @@ def _sql(name: str) -> str:
     return (STATS_SQL / name).read_text(encoding="utf-8")
 
 
-def _residents(con: duckdb.DuckDBPyConnection, as_of: dt.date, table: str = "residents_on") -> None:
-    con.execute(f"create or replace temp table {table} as {_sql('residents_on.sql')}", {"as_of": as_of})
+def _residents(con: duckdb.DuckDBPyConnection, as_of: dt.date, table: str = "residents_on",
+               known_at: dt.datetime | None = None) -> None:
+    con.execute(f"create or replace temp table {table} as {_sql('residents_on.sql')}",
+                {"as_of": as_of, "known_at": known_at})
 
 
-def population(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+def population(con: duckdb.DuckDBPyConnection, as_of: dt.date, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """Residents by town, sex, 5-year age group and nationality group at the end of a day."""
-    _residents(con, as_of)
+    _residents(con, as_of, known_at=known_at)
     return con.sql(_sql("population.sql")).pl()
 
 
-def households(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> pl.DataFrame:
+def households(con: duckdb.DuckDBPyConnection, as_of: dt.date, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """Households and members by town and household type (japanese / mixed / foreign)."""
-    _residents(con, as_of)
+    _residents(con, as_of, known_at=known_at)
     return con.sql(_sql("households.sql")).pl()
 
 
-def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:
+def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date,
+              known_at: dt.datetime | None = None) -> pl.DataFrame:
     """The movement table (異動集計表) for effective dates date_from..date_to, both included."""
-    return con.sql(_sql("movements.sql"), params={"date_from": date_from, "date_to": date_to}).pl()
+    return con.sql(_sql("movements.sql"),
+                   params={"date_from": date_from, "date_to": date_to, "known_at": known_at}).pl()
 
 
 def balance_breaks(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:

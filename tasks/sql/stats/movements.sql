@@ -1,4 +1,5 @@
--- movements (異動集計表) with effective_date in $date_from..$date_to, as the register knows them now.
+-- movements (異動集計表) with effective_date in $date_from..$date_to, as the register knows them now
+-- (or knew them at $known_at, utc).
 -- grain: one row per (nationality_group, sex) with any movement.
 with versions as (
     select resident_code, version_no, valid_from, event_type, status, sex,
@@ -7,7 +8,9 @@ with versions as (
            lag(sex) over person as before_sex,
            lag(case when nationality = 'JP' then 'japanese' else 'foreign' end) over person as before_group
     from resident_version
-    where recorded_to is null
+    where (case when cast($known_at as timestamp) is null then recorded_to is null
+                else recorded_from <= cast($known_at as timestamp)
+                     and (recorded_to is null or recorded_to > cast($known_at as timestamp)) end)
     window person as (partition by resident_code order by version_no)
 ),
 in_period as (

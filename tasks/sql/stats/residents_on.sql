@@ -1,9 +1,12 @@
--- residents at the end of $as_of as the register knows it now, with their age and keys.
+-- residents at the end of $as_of as the register knows it now (or knew it at $known_at, utc),
+-- with their age and keys.
 -- grain: one row per resident on that day.
 with on_day as (
     select *
     from resident_version
-    where recorded_to is null
+    where (case when cast($known_at as timestamp) is null then recorded_to is null
+                else recorded_from <= cast($known_at as timestamp)
+                     and (recorded_to is null or recorded_to > cast($known_at as timestamp)) end)
       and status = 'current'
       and valid_from <= $as_of
       and (valid_to is null or valid_to > $as_of)

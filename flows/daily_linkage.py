@@ -18,13 +18,13 @@ from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from juki.store import connect
 from juki.keys import subscriber_key
-from tasks import handoff, ingest, stats, stats_files
+from tasks import ingest, publish
 from tasks.audit import register_digest
 from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN, FileRefused
-from tasks.summary import (applied_dates, first_baseline_date, last_baseline_date, latest_business_date,
-                           pyramid_table, quarantine_by_rule, residents_on, run_files, summary_markdown)
+from tasks.summary import (applied_dates, first_baseline_date, latest_business_date, pyramid_table,
+                           quarantine_by_rule, residents_on, run_files, summary_markdown)
 
 # Stages carry personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -47,67 +47,37 @@ check_register = task(name="check invariants", cache_policy=NO_CACHE)(broken_inv
 
 @task(name="check balance", cache_policy=NO_CACHE)
 def check_balance(con, day: dt.date) -> str | None:
-    """The balance identity for one business date, after the last BASELINE file; the keys that break it."""
-    last_baseline = last_baseline_date(con)
-    if last_baseline is None or day <= last_baseline:
-        return None
-    breaks = stats.balance_breaks(con, day, day)
-    if breaks.height == 0:
-        return None
-    get_run_logger().error("balance identity broken on %s: %s", day, breaks.to_dicts())
-    return "; ".join(f"{r['nationality_group']}/{r['sex']}: residents {r['residents_before']} -> "
-                     f"{r['residents_after']} but net_change {r['net_change']}" for r in breaks.to_dicts())
+    """The balance identity for one business date; the keys and figures that break it."""
+    problem = publish.balance_problem(con, day)
+    if problem:
+        get_run_logger().error("balance identity broken on %s: %s", day, problem)
+    return problem
 
 
 @task(name="publish statistics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
-    """The newest applied business date's tables under stats/, the pyramid, and their artifacts."""
-    days = applied_dates(con, run_id)
-    if not days or first_baseline_date(con) is None:
+    """The applied business dates' tables under stats/, the pyramid, and their artifacts."""
+    out = publish.write_statistics(con, run_id, stats_uri)
+    if out.day is None:
         return {}
-    digests = {}
-    for day in days:
-        tables = stats_files.daily_tables(con, day)
-        digests |= stats_files.write_tables(tables, stats_uri, day)
-    png = stats_files.pyramid_png(tables["population"], day)
-    path, digests[f"{day.isoformat()}/pyramid.png"] = stats_files.write_pyramid(png, stats_uri, day)
-    create_table_artifact(key="population-by-age", table=pyramid_table(tables["population"]),
-                          description=f"Residents at the end of {day} by 5-year age group")
+    create_table_artifact(key="population-by-age", table=pyramid_table(out.tables["population"]),
+                          description=f"Residents at the end of {out.day} by 5-year age group")
     create_markdown_artifact(
-        key="population-pyramid", description=f"Population pyramid at the end of {day}",
-        markdown=f"# Population pyramid, end of {day}\n\n![pyramid](data:image/png;base64,"
-                 f"{base64.b64encode(png).decode()})\n\nFile: `{path}`\n")
-    create_table_artifact(key="movements", table=tables["movements"].to_dicts() or [{"movements": 0}],
-                          description=f"Movements (異動集計表) with effective date {day}")
-    return digests
+        key="population-pyramid", description=f"Population pyramid at the end of {out.day}",
+        markdown=f"# Population pyramid, end of {out.day}\n\n![pyramid](data:image/png;base64,"
+                 f"{base64.b64encode(out.pyramid).decode()})\n\nFile: `{out.pyramid_path}`\n")
+    create_table_artifact(key="movements", table=out.tables["movements"].to_dicts() or [{"movements": 0}],
+                          description=f"Movements (異動集計表) with effective date {out.day}")
+    return out.digests
+
 
 @task(name="publish hand-offs", cache_policy=NO_CACHE, persist_result=False, retries=2,
       retry_delay_seconds=[2, 10])
 def publish_handoffs(con, run_id: str, settings: Settings) -> tuple[dict[str, list], dict[str, str]]:
     """Each change feed's unpublished business dates, then the convenience-store snapshot; keys never as parameters."""
     log = get_run_logger()
-    as_of = latest_business_date(con)
-    if not applied_dates(con, run_id) or as_of is None:
-        return {}, {}
-    published: dict[str, list] = {}
-    problems: dict[str, str] = {}
-    subscribers = handoff.load_subscribers()
-    for sub in sorted(subscribers.values(), key=lambda s: s.mode != "change_feed"):
-        target = handoff.target_uri(sub, settings.root)
-        try:
-            key = subscriber_key(sub, use_prefect=True)
-            if sub.mode == "change_feed":
-                days = handoff.unpublished_business_dates(con, sub, target)
-                published[sub.name] = [handoff.publish_feed(con, sub, target, day, key, False, run_id) for day in days]
-            else:
-                published[sub.name] = [handoff.publish_conbini(con, target, as_of, key, False, run_id,
-                                                               subscriber=sub.name)]
-        except handoff.HandoffError as exc:  # a refusal (no key, a broken target manifest): say it, go on
-            log.error("%s: %s", sub.name, exc)
-            problems[sub.name] = str(exc)
-            continue
-        log.info("%s: published %d file(s) to %s", sub.name, len(published[sub.name]), target)
-    return published, problems
+    return publish.publish_handoffs(con, run_id, settings.root, lambda sub: subscriber_key(sub, use_prefect=True),
+                                    log=log.info)
 
 
 STAGES = ingest.Stages(

@@ -95,7 +95,7 @@ def pending_files(con, inbox: str, until: dt.date | None) -> list[str]:
         m = FILE_NAME_PATTERN.fullmatch(Path(uri).name)
         if until and m and m["date"] > until.strftime("%Y%m%d"):
             continue
-        if not ingest.applied_before(con, sha256_of(uri)):
+        if not ingest.applied_before(con, sha256_of(uri), Path(uri).name):
             chosen.append(uri)
     return chosen
 

@@ -261,6 +261,8 @@ def _stats_report(args) -> int:
     from juki.queries import BeforeRegister, check_known
     from tasks.stats_report import write_report
 
+    if not 2 <= args.year <= 9999:
+        raise UsageError(f"--year {args.year} is not a year the register can report on")
     settings = _settings(args)
     folder = Path(args.out) if args.out else Path(settings.stats) / f"report-{args.year}"
     with _read_only(args) as con:

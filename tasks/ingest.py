@@ -11,7 +11,7 @@ import duckdb
 
 from tasks.apply import Delivery, apply_file, judge_file, record_file, state_violations, stored_events
 from tasks.land import LandedFile, archive_file, file_name, read_bytes
-from tasks.read import ChangeFile, FileRefused, private_use_lines, read_change_file
+from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
 
 Reasons = dict[int, list[tuple[str, str | None]]]
 
@@ -46,10 +46,11 @@ def land(uri: str, archive: str) -> LandedFile:
     return archive_file(read_bytes(uri), file_name(uri), archive)
 
 
-def applied_before(con: duckdb.DuckDBPyConnection, sha256: str) -> dict | None:
-    """The ledger row of an earlier delivery of the same bytes that was applied, if any."""
-    row = con.execute("select file_name, rows_read from file_ledger where file_sha256 = ? and status = 'applied' "
-                      "order by delivery_no limit 1", [sha256]).fetchall()
+def applied_before(con: duckdb.DuckDBPyConnection, sha256: str, name: str | None = None) -> dict | None:
+    """An earlier applied delivery of the same bytes; a header-only file under another name is a new quiet day."""
+    row = con.execute("select file_name, rows_read from file_ledger where file_sha256 = $sha and status = 'applied' "
+                      "and (rows_read > 0 or $name is null or file_name = $name) order by delivery_no limit 1",
+                      {"sha": sha256, "name": name}).fetchall()
     return {"file_name": row[0][0], "rows_read": row[0][1]} if row else None
 
 
@@ -100,12 +101,17 @@ def refuse(con: duckdb.DuckDBPyConnection, landed: LandedFile, delivery: Deliver
     return FileOutcome(landed.name, landed.sha256, "refused", reason=str(refusal), **counts)
 
 
-def duplicate(con: duckdb.DuckDBPyConnection, landed: LandedFile, delivery: Delivery, earlier: dict) -> FileOutcome:
+def duplicate(con: duckdb.DuckDBPyConnection, landed: LandedFile, delivery: Delivery, earlier: dict,
+              municipality_code: str) -> FileOutcome:
     """Record a second delivery of bytes already applied: nothing changes, every row skipped."""
     reason = f"{landed.name}: the same bytes were ingested before as {earlier['file_name']}; nothing changed."
     counts = {"rows_read": earlier["rows_read"], "rows_applied": 0, "rows_quarantined": 0,
               "rows_skipped": earlier["rows_read"]}
-    record_file(con, landed.name, delivery, None, None, "duplicate", reason, counts, False)
+    try:
+        business_date = business_date_of(landed.name, municipality_code)
+    except FileRefused:
+        business_date = None
+    record_file(con, landed.name, delivery, business_date, None, "duplicate", reason, counts, False)
     return FileOutcome(landed.name, landed.sha256, "duplicate", reason=reason, **counts)
 
 
@@ -131,9 +137,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipa
     """Take in one file: land, then a duplicate, a refusal, or read, validate and apply."""
     landed = stages.land(uri, archive)
     delivery = next_delivery(con, landed, run_id)
-    earlier = applied_before(con, landed.sha256)
+    earlier = applied_before(con, landed.sha256, landed.name)
     if earlier:
-        return duplicate(con, landed, delivery, earlier)
+        return duplicate(con, landed, delivery, earlier, municipality_code)
     change_file = None
     try:
         change_file = _unless_refused(stages.read(landed, municipality_code))

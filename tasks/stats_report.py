@@ -33,6 +33,8 @@ def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.Da
     before = stats.population(con, start - dt.timedelta(days=1))
     households = stats.households(con, day)
     movements = stats.movements(con, start, dt.date(year - 1, 12, 31))
+    sex_only = dict(con.sql((stats.STATS_SQL / "sex_only_changes.sql").read_text(encoding="utf-8"),
+                            params={"date_from": start, "date_to": dt.date(year - 1, 12, 31)}).fetchall())
     rows = []
     for label, groups in GROUPS:
         pop = population.filter(pl.col("nationality_group").is_in(groups))
@@ -43,6 +45,12 @@ def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.Da
               for t in ("japanese", "mixed", "foreign")}
         m = movements.filter(pl.col("nationality_group").is_in(groups)).select(pl.exclude("nationality_group", "sex")).sum()
         v = {c: int(m[c][0] or 0) for c in m.columns} if m.height else {c: 0 for c in m.columns}
+        # a corrected sex moves a person between the sexes only: no 記載 or 消除 in a table summed over sex
+        same = sum(sex_only.get(g, 0) for g in groups)
+        for column in ("other_additions", "additions"):
+            v[column] -= same
+        for column in ("other_removals", "removals"):
+            v[column] -= same
         row = {"団体コード": MUNICIPALITY_CODE, "都道府県名": PREFECTURE, "市区町村名": CITY, "区分": label,
                "男": men, "女": women, "計": men + women}
         if label == "総計":
@@ -75,14 +83,14 @@ def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     labels = {g: (f"{g.split('-')[0]}～{g.split('-')[1]}歳" if "-" in g else "100歳以上") for g in AGE_GROUPS}
     rows = []
     for label, groups in GROUPS:
-        for sex, sex_label in (("1", "男"), ("2", "女"), (None, "計")):
+        for sex, sex_label in ((None, "計"), ("1", "男"), ("2", "女")):
             part = population.filter(pl.col("nationality_group").is_in(groups))
             if sex:
                 part = part.filter(pl.col("sex") == sex)
             by_group = dict(part.group_by("age_group").agg(pl.col("residents").sum()).iter_rows())
-            rows.append({"団体コード": MUNICIPALITY_CODE, "市区町村名": CITY, "区分": label, "性別": sex_label,
-                         **{labels[g]: int(by_group.get(g, 0)) for g in AGE_GROUPS},
-                         "総数": int(part["residents"].sum())})
+            rows.append({"団体コード": MUNICIPALITY_CODE, "都道府県名": PREFECTURE, "市区町村名": CITY,
+                         "区分": label, "性別": sex_label, "総数": int(part["residents"].sum()),
+                         **{labels[g]: int(by_group.get(g, 0)) for g in AGE_GROUPS}})
     return pl.DataFrame(rows)
 
 

@@ -636,3 +636,18 @@ def test_a_twelve_digit_event_id_is_masked_in_the_quarantine(register):
     ]))
     (row,) = quarantine_rows(register.con)
     assert row["event_id"] == "********" + my_number(7)[8:]
+
+
+def test_a_quiet_day_under_a_new_name_is_not_a_duplicate(register):
+    """Header-only files share their bytes; each new business date is its own quiet day."""
+    from tests.builders import event, person, write_file
+
+    register.ingest(write_file(register.inbox, "2026-04-01",
+                               [event("B1", "BASELINE", "2000-01-01", "2026-04-01", **person(1))]))
+    first = write_file(register.inbox, "2026-04-02", [])
+    second = write_file(register.inbox, "2026-04-03", [])
+    assert first.read_bytes() == second.read_bytes()
+    outcomes = register.ingest(first, second, first)
+    assert [o.status for o in outcomes] == ["applied", "applied", "duplicate"]
+    assert register.rows("select business_date from file_ledger where status = 'duplicate'") == [
+        (__import__("datetime").date(2026, 4, 2),)]

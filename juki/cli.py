@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("resident_code", metavar="RESIDENT_CODE", help="住民票コード (11 digits)")
     show.add_argument("--as-of", type=_date, help="the day (default: today)")
     show.add_argument("--known-at", type=_moment, help=KNOWN_AT_HELP)
+    show.add_argument("--reveal", action="store_true",
+                      help="show the full My Number; needs --reason, and is written to the disclosure log")
+    show.add_argument("--reason", help="why the full My Number is needed (kept in the disclosure log)")
     show.add_argument("--format", choices=("text", "json"), default="text")
 
     stats = command("stats", "Population statistics: 人口, 世帯 and the movement table (異動集計表).")
@@ -141,6 +144,26 @@ def _parser() -> argparse.ArgumentParser:
     handoff.add_argument("--plaintext", action="store_true",
                          help="write the Parquet file unencrypted, on purpose (default: AES-256-GCM with "
                               "the 64-hex-digit key in $JUKI_CONBINI_KEY)")
+
+    audit = command("audit", "For auditors: the disclosure log and a self-contained HTML audit report.")
+    whats = audit.add_subparsers(dest="what", metavar="WHAT", required=True)
+    sub = whats.add_parser("disclosures", help="every time a full My Number left the register",
+                           description="Every time a full My Number left the register: who, when, how many "
+                                       "persons, why.")
+    sub.add_argument("--from", dest="date_from", type=_date)
+    sub.add_argument("--to", dest="date_to", type=_date)
+    sub.add_argument("--format", choices=("csv", "json"), default="csv")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+    sub = whats.add_parser("report", help="an HTML report of a period, with the replay verdict",
+                           description="Write a self-contained HTML report of what was received, applied, "
+                                       "refused (by rule), published to whom, the disclosures, and the "
+                                       "replay verdict, with digests. Replays the archive in a scratch "
+                                       "folder first unless --no-replay.")
+    sub.add_argument("--from", dest="date_from", type=_date, required=True)
+    sub.add_argument("--to", dest="date_to", type=_date, required=True)
+    sub.add_argument("--out", required=True, help="the HTML file to write")
+    sub.add_argument("--no-replay", action="store_true", help="skip the replay (verdict: not verified)")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
 
     generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
     generate.add_argument("--out", required=True, help="the folder to write into")
@@ -218,6 +241,10 @@ def cmd_quarantine(args) -> int:
 def cmd_show(args) -> int:
     from juki import queries
 
+    if args.reason and not args.reveal:
+        raise UsageError("--reason goes with --reveal")
+    if args.reveal:
+        return _reveal(args)
     with _read_only(args) as con:
         try:
             shown = queries.show(con, args.resident_code, args.as_of or dt.date.today(), args.known_at)
@@ -255,6 +282,60 @@ def cmd_stats(args) -> int:
     return EXIT_OK
 
 
+def _reveal(args) -> int:
+    from juki import queries
+    from juki.store import StoreError, connect
+    from tasks import disclosure
+
+    settings = _settings(args)
+    if not settings.store.exists():
+        raise UsageError(f"no store at {settings.store}: pass --store")
+    try:
+        with connect(settings.store) as con:
+            shown = disclosure.reveal(con, args.resident_code, args.as_of or dt.date.today(),
+                                      disclosure.current_user(), args.reason or "", args.known_at)
+    except (ValueError, queries.BeforeRegister, StoreError) as exc:
+        raise UsageError(str(exc)) from None
+    shown.pop("disclosure", None)
+    if args.format == "json":
+        print(json.dumps(shown, ensure_ascii=False, indent=1, default=str))
+    else:
+        print(queries.show_text(shown))
+    return EXIT_OK
+
+
+def cmd_audit(args) -> int:
+    from tasks import disclosure
+
+    if args.what == "disclosures":
+        with _read_only(args) as con:
+            rows = disclosure.disclosures(con, args.date_from, args.date_to)
+        if args.format == "json":
+            print(json.dumps(rows, default=str, ensure_ascii=False, indent=1))
+        else:
+            sys.stdout.write(disclosure.disclosures_csv(rows))
+        return EXIT_OK
+    from pathlib import Path
+
+    from tasks.audit_report import write_audit_report
+
+    if args.date_to < args.date_from:
+        raise UsageError("--to is before --from")
+    verdict = None
+    if not args.no_replay:
+        from tasks.replay import replay
+
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="juki-replay-") as scratch:
+            verdict = replay(_settings(args), Path(scratch), until=args.date_to, verify=True,
+                             progress=lambda m: print(m, file=sys.stderr))
+    with _read_only(args) as con:
+        path = write_audit_report(con, args.date_from, args.date_to, Path(args.out), verdict)
+    print(path)
+    return EXIT_OK
+
+
 def _stats_report(args) -> int:
     from pathlib import Path
 
@@ -282,7 +363,7 @@ def cmd_handoff(args) -> int:
     from juki.keys import subscriber_key
     from juki.queries import BeforeRegister, check_known
     from juki.store import StoreError, connect
-    from tasks import handoff
+    from tasks import disclosure, handoff
     from tasks.summary import latest_business_date
 
     settings = _settings(args)
@@ -296,6 +377,7 @@ def cmd_handoff(args) -> int:
             check_known(con, as_of or dt.date.today())
             manifest = handoff.publish_conbini(con, handoff.target_uri(subscriber, settings.root, args.target),
                                                as_of, key, args.plaintext, run_id="cli")
+            disclosure.record_publish(con, subscriber, manifest, "cli")
     except handoff.KeyMissing as exc:
         raise UsageError(str(exc)) from None
     except (BeforeRegister, StoreError) as exc:
@@ -318,7 +400,7 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff,
+COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit,
             "generate": cmd_generate}
 
 if __name__ == "__main__":

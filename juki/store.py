@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-SCHEMA_FILES = ("register.sql", "handoff_ledger.sql")
+SCHEMA_FILES = ("register.sql", "handoff_ledger.sql", "disclosure_log.sql", "migrations.sql")
 
 
 class StoreError(Exception):

@@ -269,7 +269,9 @@ def record_file(con: duckdb.DuckDBPyConnection, name: str, delivery: Delivery, b
                 unused_values: int = 0, extra_columns: list[str] | None = None) -> None:
     """One row of the file ledger."""
     con.execute(
-        "insert into file_ledger values ($no, $name, $sha, $date, $enc, $status, $reason, $read, $applied, "
+        "insert into file_ledger (delivery_no, file_name, file_sha256, business_date, encoding, status, reason, "
+        "rows_read, rows_applied, rows_quarantined, rows_skipped, has_baseline, unused_values, extra_columns, "
+        "run_id, received_at) values ($no, $name, $sha, $date, $enc, $status, $reason, $read, $applied, "
         "$quarantined, $skipped, $baseline, $unused, $extra, $run, $at)",
         {"no": delivery.delivery_no, "name": name, "sha": delivery.file_sha256, "date": business_date,
          "enc": encoding, "status": status, "reason": reason, "read": counts["rows_read"],

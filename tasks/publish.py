@@ -13,7 +13,7 @@ from typing import Callable
 
 import duckdb
 
-from tasks import handoff, stats, stats_files
+from tasks import disclosure, handoff, stats, stats_files
 from tasks.summary import applied_dates, first_baseline_date, last_baseline_date, latest_business_date
 
 
@@ -68,13 +68,17 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
         target = handoff.target_uri(sub, store_root)
         try:
             key = None if plaintext else key_for(sub)
+            published[sub.name] = []
             if sub.mode == "change_feed":
-                days = handoff.unpublished_business_dates(con, sub, target)
-                published[sub.name] = [handoff.publish_feed(con, sub, target, day, key, plaintext, run_id)
-                                       for day in days]
+                for day in handoff.unpublished_business_dates(con, sub, target):
+                    header = handoff.publish_feed(con, sub, target, day, key, plaintext, run_id)
+                    # logged right after each publish: one that went out stays logged if a later one fails
+                    disclosure.record_publish(con, sub, header, run_id)
+                    published[sub.name].append(header)
             else:
-                published[sub.name] = [handoff.publish_conbini(con, target, as_of, key, plaintext, run_id,
-                                                               subscriber=sub.name)]
+                manifest = handoff.publish_conbini(con, target, as_of, key, plaintext, run_id, subscriber=sub.name)
+                disclosure.record_publish(con, sub, manifest, run_id)
+                published[sub.name].append(manifest)
         except handoff.HandoffError as exc:  # a refusal (no key, a broken target manifest): say it, go on
             problems[sub.name] = str(exc)
             log(f"{sub.name}: {exc}")

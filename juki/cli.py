@@ -43,6 +43,10 @@ EXAMPLES = {
           juki stats population --as-of 2026-04-30
           juki stats households --as-of 2026-04-30 --format json
           juki stats movements --from 2026-04-01 --to 2026-04-30""",
+    "replay": """\
+        examples:
+          juki replay --verify
+          juki replay --until 2026-04-30 --verify --json""",
     "handoff": """\
         examples:
           JUKI_CONBINI_KEY=$(cat data/conbini.key) juki handoff conbini
@@ -136,6 +140,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--year", type=int, required=True)
     sub.add_argument("--out", help="folder to write into (default: stats/report-YEAR beside the store)")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+
+    replay = command("replay", "Rebuild the register from the archive in a scratch place; with --verify, "
+                               "compare every recorded digest (exit 1 on any mismatch).")
+    replay.add_argument("--until", type=_date, help="stop after the runs whose files are dated up to this day")
+    replay.add_argument("--verify", action="store_true", help="compare inputs, counts, register, statistics "
+                                                             "and hand-off digests with the ledgers")
+    replay.add_argument("--json", action="store_true", help="print only the JSON report on standard output")
 
     handoff = command("handoff", "Publish to a subscriber now (the daily flow also does it after every run).")
     handoff.add_argument("subscriber", choices=("conbini",), help="conbini: the convenience-store snapshot")
@@ -359,6 +370,15 @@ def _stats_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args) -> int:
+    from juki.runner import run_replay
+
+    settings = _settings(args)
+    if not settings.store.exists():
+        raise UsageError(f"no store at {settings.store}: pass --store")
+    return run_replay(settings, args.until, args.verify, args.json)
+
+
 def cmd_handoff(args) -> int:
     from juki.keys import subscriber_key
     from juki.queries import BeforeRegister, check_known
@@ -400,7 +420,7 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit,
+COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay,
             "generate": cmd_generate}
 
 if __name__ == "__main__":

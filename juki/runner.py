@@ -53,3 +53,23 @@ def outcome_table(outcomes: list[dict]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                      for r in rows)
+
+
+def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json: bool = False) -> int:
+    """Run the replay flow; 0 when it matches (or was not asked to verify), 1 on any mismatch."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+    from flows.replay import replay
+    from tasks.replay import report_text
+
+    state = replay(store=str(settings.store), until=until, verify=verify, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        print(f"juki: {result}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        print(report_text(result) if "runs" in result else result["summary"])
+    return 1 if state.is_failed() else 0

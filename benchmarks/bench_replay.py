@@ -1,0 +1,148 @@
+"""Benchmark (not a test): a city's year of daily runs recorded as the flow records them, then replayed with --verify.
+
+Generates the city, takes in each file as its own run with the plain stages (the run ledger written as
+the daily flow writes it, hand-offs encrypted), then replays every run into a scratch folder and
+compares every digest. Prints the time of each phase and, per run, of each step.
+
+    .venv/bin/python benchmarks/bench_replay.py [--residents 607000] [--days 365] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import tasks.ingest
+import tasks.publish
+import tasks.replay
+from juki.settings import Settings
+from juki.store import connect
+
+KEY = bytes(range(32))
+STEPS = {  # module, attribute, label: the steps of a run, timed where the replay calls them
+    "ingest": (tasks.ingest, "ingest_file"),
+    "invariants": (tasks.replay, "broken_invariants"),
+    "statistics": (tasks.publish, "write_statistics"),
+    "hand-offs": (tasks.publish, "publish_handoffs"),
+    "register digest": (tasks.replay, "register_digest"),
+    "compare": (tasks.replay, "compare_run"),
+}
+
+
+class Timer:
+    """Seconds spent in each wrapped step since the last reset."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        for label, (module, name) in STEPS.items():
+            setattr(module, name, self._timed(label, getattr(module, name)))
+
+    def _timed(self, label, fn):
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+        return run
+
+    def take(self) -> dict[str, float]:
+        taken, self.seconds = dict(self.seconds), defaultdict(float)
+        return taken
+
+
+def show(title: str, per_run: list[tuple[float, dict[str, float]]]) -> None:
+    """The baseline run apart, then the daily runs: total, mean and max, and the mean of each step."""
+    (first, first_steps), daily = per_run[0], per_run[1:]
+    print(f"{title}")
+    print(f"  baseline run          {first:8.1f} s   " + "  ".join(f"{k} {v:.1f}" for k, v in first_steps.items()))
+    if daily:
+        times = [t for t, _ in daily]
+        print(f"  {len(daily):>3} daily runs        {sum(times):8.1f} s   mean {statistics.mean(times):.2f}, "
+              f"max {max(times):.2f}")
+        steps = defaultdict(float)
+        for _, s in daily:
+            for k, v in s.items():
+                steps[k] += v
+        print("  a daily run, mean     " + "  ".join(f"{k} {v / len(daily):.2f}" for k, v in steps.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--residents", type=int, default=607_000)
+    parser.add_argument("--days", type=int, default=365, help="calendar days after the baseline (default: a year)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", help="working folder (default: a temporary one, removed after)")
+    args = parser.parse_args()
+    work = Path(args.out or tempfile.mkdtemp(prefix="juki-bench-replay-"))
+    from tasks.generate import generate_city
+
+    started = time.perf_counter()
+    paths = generate_city(work / "generated", residents=args.residents, days=args.days, seed=args.seed)
+    print(f"generate {args.residents:,} residents, {len(paths) - 1} business days: "
+          f"{time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    import great_expectations  # noqa: F401  (import cost measured apart from the first run)
+    print(f"import great_expectations: {time.perf_counter() - started:.1f} s")
+
+    timer = Timer()
+    settings = Settings(store=work / "live" / "registry.duckdb")
+    con = connect(settings.store)
+    recorded = []
+    try:
+        for n, path in enumerate(paths, 1):
+            started = time.perf_counter()
+            tasks.replay.daily_run(con, settings, f"bench-{n:04d}", [str(path)],
+                                   {"files": [path.name], "store": str(settings.store)},
+                                   plaintext=False, key_for=lambda sub: KEY)
+            recorded.append((time.perf_counter() - started, timer.take()))
+    finally:
+        con.close()
+    show(f"record {len(paths)} runs as the daily flow does (one file each): "
+         f"{sum(t for t, _ in recorded):.1f} s", recorded)
+
+    phases: dict[str, float] = {}
+
+    def timed(label, fn):
+        def run(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+        return run
+
+    replayed = []
+
+    def each_run(*a, **k):
+        verdict = tasks.replay.replay_run(*a, **k)
+        replayed.append((verdict.seconds, timer.take()))
+        return verdict
+
+    def read_ledgers(*a, **k):
+        the_plan = timed("read the ledgers", tasks.replay.plan)(*a, **k)
+        timer.take()  # the live register's digest is the plan's, not the first run's
+        return the_plan
+
+    steps = tasks.replay.Steps(plan=read_ledgers, run=each_run,
+                               close=timed("closing checks", tasks.replay.closing_checks))
+    timer.take()
+    report = tasks.replay.replay(settings, work / "scratch", verify=True, steps=steps)
+    show(f"replay --verify: {report.seconds:.1f} s", replayed)
+    for label, seconds in phases.items():
+        print(f"  {label:<21} {seconds:8.1f} s")
+    print(report.summary())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"store {settings.store.stat().st_size / 2**20:,.0f} MiB; peak memory {peak:,.0f} MiB")
+    if not args.out:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,735 @@
+"""Replay: rebuild the register in a scratch folder from the archived inputs and prove each run's digests.
+
+Plain functions; the replay flow passes the same functions wrapped as Prefect tasks. The live store is
+only read: its ledgers once at the start, and its records again only to name the residents that differ.
+Everything is written under the scratch folder, hand-offs in plaintext (the run ledger keeps the digests
+of the Parquet bytes before encryption). Sentences (logged, shown in artifacts) carry file names, run ids,
+digests and counts; the codes of residents that differ are kept apart (Divergence.residents) for the
+command line; never a My Number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import fsspec
+import polars as pl
+
+from juki.provenance import code_version, lock_sha256
+from juki.settings import Settings
+from juki.store import connect
+from schemas.change_file import FILE_NAME_PATTERN
+from tasks import handoff, ingest, publish
+from tasks.audit import AUDIT_SQL, register_digest
+from tasks.check import broken_invariants
+from tasks.summary import applied_dates
+
+FLOW_NAME = "daily-linkage"
+FILE_FIELDS = ("file", "sha256", "status", "rows_read", "rows_applied", "rows_quarantined", "rows_skipped", "reason")
+SHOWN_RESIDENTS = 20
+SHOWN_DIVERGENCES = 50
+SHORT = 16  # hex digits of a digest in a sentence; the report's fields keep them whole
+
+
+class ReplayError(Exception):
+    """A replay cannot start; the message is one sentence for a person."""
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One difference between what the ledgers recorded and what the replay computes, as a sentence."""
+
+    output: str  # ledger | input | inputs | files | file ledger | status | register | statistics | hand-off | ...
+    message: str
+    run_id: str | None = None
+    recorded: str | None = None
+    replayed: str | None = None
+    residents: tuple[str, ...] = ()  # resident codes, at most SHOWN_RESIDENTS
+    residents_differing: int = 0
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One run as the live ledgers hold it: its run-ledger row (None when it has none) and its deliveries."""
+
+    run_id: str
+    position: int
+    total: int
+    ledger: dict | None
+    files: tuple[dict, ...]
+    handoffs: tuple[dict, ...]
+    problems: tuple[Divergence, ...] = ()
+    history_sha256: str | None = None  # the live register's digest as known when the run finished
+
+    @property
+    def label(self) -> str:
+        return f"run {self.position} of {self.total} ({self.run_id})"
+
+    @property
+    def finished(self) -> bool:
+        return self.ledger is not None and self.ledger["finished_at"] is not None
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return sorted({d for d in map(_file_date, self.files) if d})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The runs to replay in their original order, and the live ledgers' digests for the closing checks."""
+
+    runs: tuple[RecordedRun, ...]
+    archive: str
+    later: int = 0  # runs after --until, not replayed
+    other_flows: int = 0  # run-ledger rows of other flows (not replayed)
+    live: dict | None = None  # only when the replay covers every run and verifies
+
+
+@dataclass
+class RunVerdict:
+    """What the replay of one run found."""
+
+    run_id: str
+    position: int
+    files: list[str]
+    dates: list[str]
+    verdict: str  # match | mismatch | replayed | unfinished | not replayed
+    divergences: list[Divergence] = field(default_factory=list)
+    register_sha256: str | None = None
+    seconds: float = 0.0
+    stopped: bool = False  # an input could not be replayed: nothing after it can be
+
+    def line(self) -> str:
+        first = f": {self.divergences[0].message}" if self.divergences else ""
+        return f"run {self.position} ({self.run_id}): {self.verdict} in {self.seconds:.1f} s{first}"
+
+
+@dataclass
+class ReplayReport:
+    """The verdict of a replay: each run, the closing checks, and the first divergence."""
+
+    store: str
+    scratch: str
+    verified: bool
+    until: dt.date | None
+    code_version: str
+    runs: list[RunVerdict]
+    checks: list[Divergence] = field(default_factory=list)
+    later: int = 0
+    other_flows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def divergences(self) -> list[Divergence]:
+        return [d for r in self.runs for d in r.divergences] + self.checks
+
+    @property
+    def ok(self) -> bool:
+        return not self.divergences
+
+    @property
+    def first_divergence(self) -> Divergence | None:
+        found = self.divergences
+        return found[0] if found else None
+
+    def summary(self) -> str:
+        """One sentence: the verdict and, on a mismatch, the first divergence."""
+        first = self.first_divergence
+        if first is None:
+            done = "matches every recorded digest" if self.verified else "rebuilt the register (not verified)"
+            return f"The replay of {len(self.runs)} run(s) {done}."
+        mismatched = sum(r.verdict == "mismatch" for r in self.runs)
+        return (f"The replay does not match the ledgers ({mismatched} of {len(self.runs)} run(s) differ"
+                f"{', and closing checks' if self.checks else ''}). First divergence: {first.message}")
+
+    def as_dict(self) -> dict:
+        """The report as JSON-ready data (what the flow returns)."""
+        out = asdict(self)
+        out["until"] = self.until.isoformat() if self.until else None
+        out["ok"] = self.ok
+        out["summary"] = self.summary()
+        out["first_divergence"] = asdict(self.first_divergence) if self.first_divergence else None
+        return out
+
+    def text(self) -> str:
+        return report_text(self.as_dict())
+
+    def markdown(self) -> str:
+        return report_markdown(self.as_dict())
+
+
+def report_text(report: dict) -> str:
+    """The verdict table, notes and first divergence for a terminal, with the codes of residents that differ."""
+    rows = [("#", "run", "dates", "files", "verdict")]
+    rows += [(str(r["position"]), r["run_id"], _span(r["dates"]), str(len(r["files"])), r["verdict"])
+             for r in report["runs"]]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [f"replay of {report['store']} into {report['scratch']}" + (" (verified)" if report["verified"] else "")]
+    if report["runs"]:
+        lines += ["  ".join(c.rjust(w) if i in (0, 3) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                  for row in rows]
+    lines += _notes(report)
+    lines.append(report["summary"])
+    first = report["first_divergence"]
+    if first and first["residents"]:
+        more = first["residents_differing"] - len(first["residents"])
+        lines.append(f"residents that differ ({first['residents_differing']}): " + ", ".join(first["residents"])
+                     + (f" and {more} more" if more > 0 else ""))
+    found = [d["message"] for r in report["runs"] for d in r["divergences"]] + [d["message"] for d in report["checks"]]
+    if len(found) > 1:
+        lines.append(f"all {len(found)} divergences:")
+        lines += [f"  - {message}" for message in found[:SHOWN_DIVERGENCES]]
+        if len(found) > SHOWN_DIVERGENCES:
+            lines.append(f"  … and {len(found) - SHOWN_DIVERGENCES} more (--json lists them all)")
+    return "\n".join(lines)
+
+
+def report_markdown(report: dict) -> str:
+    """The verdict table for a Prefect artifact: counts of residents, no resident codes."""
+    lines = ["# Replay", "", f"**{_md(report['summary'])}**", "",
+             "| # | run | dates | files | verdict | divergences |", "|---:|---|---|---:|---|---|"]
+    for r in report["runs"]:
+        found = "; ".join(d["output"] for d in r["divergences"][:3]) + (" …" if len(r["divergences"]) > 3 else "")
+        lines.append(f"| {r['position']} | `{r['run_id']}` | {_span(r['dates'])} | {len(r['files'])} | "
+                     f"{r['verdict']} | {_md(found)} |")
+    if report["checks"]:
+        lines += ["", "## Closing checks", ""] + [f"- {_md(d['message'])}" for d in report["checks"]]
+    lines += ["", "## Notes", ""] + [f"- {_md(n)}" for n in _notes(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _notes(report: dict) -> list[str]:
+    notes = []
+    if report["later"]:
+        notes.append(f"{report['later']} later run(s) hold files dated after {report['until']}: not replayed.")
+    if report["other_flows"]:
+        notes.append(f"{report['other_flows']} run(s) of other flows are in the run ledger: not replayed.")
+    notes.append(f"replayed with code {report['code_version']} in {report['seconds']:.1f} s")
+    if report.get("scratch_removed"):
+        notes.append("the scratch folder was temporary and has been removed")
+    else:
+        notes.append("the scratch folder holds a full copy of the register and plaintext hand-off files: "
+                     "keep it as safe as the store, and remove it when done")
+    return notes
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one daily run computed, as the daily flow writes it into the run ledger."""
+
+    outcomes: list[dict]
+    status: str
+    broken: dict
+    statistics: dict[str, str]
+    handoffs: dict[str, list]
+    register_sha256: str
+
+
+# --- the live ledgers -----------------------------------------------------------------------------
+
+def plan(settings: Settings, until: dt.date | None = None, verify: bool = False) -> Plan:
+    """The runs to replay in their original order, read from the live ledgers (opened read-only, then closed)."""
+    with connect(Path(settings.store), read_only=True) as con:
+        deliveries = _rows(con, "select * exclude (received_at) from file_ledger order by delivery_no")
+        ledger = _rows(con, "select * from run_ledger order by started_at, run_id")
+        handoffs = (_rows(con, "select * exclude (published_at) from handoff_ledger order by subscriber, sequence_no")
+                    if _has_table(con, "handoff_ledger") else [])
+        for row in ledger:
+            row["parameters"], row["outputs"] = _json(row["parameters"]), _json(row["outputs"])
+        daily = [r for r in ledger if r["flow_name"] == FLOW_NAME]
+        order = _ordered(deliveries, daily)
+        kept = _until(order, until)
+        live = _live_digests(con) if verify and len(kept) == len(order) else None
+        history = {run_id: digest_at(con, row["finished_at"]) for run_id, row, _files in kept
+                   if verify and row is not None and row["finished_at"] is not None}
+    runs, total = [], len(order)
+    problems = _ledger_problems(deliveries, order, total)
+    for position, (run_id, row, files) in enumerate(kept, 1):
+        runs.append(RecordedRun(run_id, position, total, row, tuple(files),
+                                tuple(h for h in handoffs if h["run_id"] == run_id), tuple(problems.get(run_id, ())),
+                                history.get(run_id)))
+    return Plan(tuple(runs), settings.archive, later=len(order) - len(kept), other_flows=len(ledger) - len(daily),
+                live=live)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchall()
+    return bool(found[0][0])
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _file_date(row: dict) -> dt.date | None:
+    if row["business_date"]:
+        return row["business_date"]
+    match = FILE_NAME_PATTERN.fullmatch(row["file_name"])  # a refused file keeps the date of its name
+    return dt.datetime.strptime(match["date"], "%Y%m%d").date() if match else None
+
+
+def _ordered(deliveries: list[dict], daily: list[dict]) -> list[tuple[str, dict | None, list[dict]]]:
+    """Runs grouped by run id in delivery order; runs without files where their start time puts them."""
+    by_run: dict[str, list[dict]] = {}
+    for row in deliveries:
+        by_run.setdefault(row["run_id"], []).append(row)
+    recorded = {r["run_id"]: r for r in daily}
+    without_files = [r for r in daily if r["run_id"] not in by_run]  # already in start order
+    order: list[tuple[str, dict | None, list[dict]]] = []
+    for run_id, files in by_run.items():  # dicts keep insertion order: first delivery first
+        row = recorded.get(run_id)
+        while without_files and row is not None and without_files[0]["started_at"] < row["started_at"]:
+            quiet = without_files.pop(0)
+            order.append((quiet["run_id"], quiet, []))
+        order.append((run_id, row, files))
+    order += [(r["run_id"], r, []) for r in without_files]
+    return order
+
+
+def _until(order: list, until: dt.date | None) -> list:
+    """The runs before the first one holding a file dated after `until`."""
+    if until is None:
+        return order
+    for i, (_run_id, _row, files) in enumerate(order):
+        if any((d := _file_date(f)) and d > until for f in files):
+            return order[:i]
+    return order
+
+
+def _ledger_problems(deliveries: list[dict], order: list, total: int) -> dict[str, list[Divergence]]:
+    """What the ledgers themselves show: deliveries missing, out of order, or under a run the run ledger lacks."""
+    problems: dict[str, list[Divergence]] = {}
+    expected = 1
+    for row in deliveries:
+        if row["delivery_no"] != expected:
+            missing = f"{expected}" if row["delivery_no"] == expected + 1 else f"{expected}-{row['delivery_no'] - 1}"
+            problems.setdefault(row["run_id"], []).append(Divergence(
+                "ledger", f"{_label(order, row['run_id'], total)}: the file ledger has no row for delivery "
+                f"{missing}, just before {row['file_name']} (delivery {row['delivery_no']}): a row was deleted.",
+                row["run_id"]))
+        expected = row["delivery_no"] + 1
+    for run_id, row, files in order:
+        label = _label(order, run_id, total)
+        numbers = [f["delivery_no"] for f in files]
+        if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+            problems.setdefault(run_id, []).append(Divergence(
+                "ledger", f"{label}: its deliveries {', '.join(map(str, numbers))} are interleaved with another "
+                "run's, which one run holding the store cannot do: the file ledger was changed.", run_id))
+        if row is None:
+            names = ", ".join(f["file_name"] for f in files)
+            problems.setdefault(run_id, []).append(Divergence(
+                "ledger", f"{label}: deliveries {numbers[0]}-{numbers[-1]} ({names}) were taken in under a run the "
+                "run ledger does not hold: its row is missing or was changed.", run_id))
+    return problems
+
+
+def _label(order: list, run_id: str, total: int) -> str:
+    position = next(i for i, (r, _row, _files) in enumerate(order, 1) if r == run_id)
+    return f"run {position} of {total} ({run_id})"
+
+
+def _live_digests(con: duckdb.DuckDBPyConnection) -> dict:
+    ledgers = _rows(con, (AUDIT_SQL / "ledger_digests.sql").read_text(encoding="utf-8"))[0]
+    return {"register_sha256": register_digest(con), **ledgers}
+
+
+# --- the scratch register -------------------------------------------------------------------------
+
+def scratch_settings(settings: Settings, scratch: Path) -> Settings:
+    """The replay's own store and folders in `scratch`, refused when it is not new or empty, or reaches live folders."""
+    root = Path(scratch).resolve()
+    if root == settings.root:
+        raise ReplayError(f"the scratch folder {root} is the live store's own folder; give a folder of its own")
+    for name in ("inbox", "archive", "stats", "outbox"):
+        uri = getattr(settings, name)
+        folder = None if "://" in uri else Path(uri).resolve()
+        if folder is not None and (root == folder or folder in root.parents):
+            raise ReplayError(f"the scratch folder {root} is inside the live {name} folder {folder}; "
+                              "give a folder of its own")
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise ReplayError(f"the scratch folder {root} is not empty; give a new or empty folder")
+    own = Settings(store=root / "registry.duckdb", municipality_code=settings.municipality_code,
+                   max_refused_share=settings.max_refused_share)
+    for sub in handoff.load_subscribers().values():
+        target = handoff.target_uri(sub, root)
+        if "://" in target or root not in Path(target).resolve().parents:
+            raise ReplayError(f"subscriber {sub.name} has the target {target}, outside the scratch folder; "
+                              "the replay writes to no subscriber's target")
+    return own
+
+
+@functools.cache
+def _provenance() -> tuple[str, str | None]:
+    return code_version(), lock_sha256()
+
+
+def daily_run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: list[str], parameters: dict,
+              max_refused_share: float | None = None, plaintext: bool = True,
+              key_for: Callable[[handoff.Subscriber], bytes | None] = lambda sub: None) -> RunRecord:
+    """What the daily flow does in one run, without Prefect: files in the order given, checks, statistics,
+    hand-offs, then the run ledger row."""
+    version, lock = _provenance()
+    started = _utc_now()
+    con.execute("insert or replace into run_ledger (run_id, flow_name, parameters, code_version, lock_sha256, "
+                "status, started_at) values ($r, $f, $p, $v, $l, 'running', $t)",
+                {"r": run_id, "f": FLOW_NAME, "p": json.dumps(parameters), "v": version, "l": lock, "t": started})
+    share = settings.max_refused_share if max_refused_share is None else max_refused_share
+    outcomes = [ingest.ingest_file(con, uri, settings.archive, settings.municipality_code, share, run_id).as_dict()
+                for uri in uris]
+    broken: dict = broken_invariants(con)
+    for day in applied_dates(con, run_id):
+        problem = publish.balance_problem(con, day)
+        if problem:
+            broken[f"balance on {day}"] = problem
+    statistics = publish.write_statistics(con, run_id, settings.stats).digests
+    published, problems = publish.publish_handoffs(con, run_id, settings.root, key_for, plaintext=plaintext)
+    broken |= {f"hand-off {name}": problem for name, problem in problems.items()}
+    status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
+    digest = register_digest(con)
+    con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o, input_sha256 = $i, "
+                "register_sha256 = $g where run_id = $r",
+                {"s": status, "t": _utc_now(), "r": run_id, "i": [o["sha256"] for o in outcomes], "g": digest,
+                 "o": json.dumps({"files": outcomes, "stats": statistics, "handoffs": published}, default=str)})
+    return RunRecord(outcomes, status, broken, statistics, published, digest)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _stage_inputs(archive: str, run: RecordedRun, scratch: Settings) -> tuple[list[str], Divergence | None]:
+    """Each archived file of the run, checked against its recorded SHA-256, under its own name in the scratch inbox."""
+    uris = []
+    for f in run.files:
+        name, number, recorded = f["file_name"], f["delivery_no"], f["file_sha256"]
+        source = f"{archive.rstrip('/')}/{recorded}"
+        fs, path = fsspec.core.url_to_fs(source)
+        if not fs.exists(path):
+            return uris, Divergence(
+                "input", f"{run.label}: the archived file {name} (delivery {number}, SHA-256 {_short(recorded)}) "
+                f"is missing from the archive ({source}); nothing after it can be replayed.",
+                run.run_id, recorded=recorded)
+        data = fs.cat_file(path)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != recorded:
+            return uris, Divergence(
+                "input", f"{run.label}: the archived bytes of {name} (delivery {number}) have changed: their SHA-256 "
+                f"is now {_short(digest)}, the file ledger recorded {_short(recorded)}; nothing after it can be "
+                "replayed.", run.run_id, recorded=recorded, replayed=digest)
+        target = Path(scratch.inbox) / f"{number:08d}" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        uris.append(str(target))
+    return uris, None
+
+
+def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan, run: RecordedRun, verify: bool,
+               name_residents: bool = True, live_store: str | None = None) -> RunVerdict:
+    """Replay one recorded run into the scratch register and, with verify, compare it with what the run recorded."""
+    started = time.perf_counter()
+    verdict = RunVerdict(run.run_id, run.position, [f["file_name"] for f in run.files],
+                         [d.isoformat() for d in run.dates], "replayed")
+    try:
+        uris, problem = _stage_inputs(recorded.archive, run, scratch)
+        if problem:
+            verdict.verdict, verdict.divergences, verdict.stopped = "mismatch", [problem], True
+            return verdict
+        record = None
+        parameters = (run.ledger or {}).get("parameters") or {}
+        share = parameters.get("max_refused_share")
+        if run.finished:
+            record = daily_run(con, scratch, run.run_id, uris, parameters, share)
+            verdict.register_sha256 = record.register_sha256
+        else:  # no outcome was recorded: take its files in, compare nothing
+            for uri in uris:
+                ingest.ingest_file(con, uri, scratch.archive, scratch.municipality_code,
+                                   scratch.max_refused_share if share is None else share, run.run_id)
+        if verify:
+            verdict.divergences = list(run.problems)
+            if record is not None:
+                verdict.divergences += compare_run(con, run, record, name_residents, live_store)
+        if verdict.divergences:
+            verdict.verdict = "mismatch"
+        elif record is None:
+            verdict.verdict = "unfinished"
+        elif verify:
+            verdict.verdict = "match"
+        return verdict
+    finally:
+        for staged in {Path(scratch.inbox) / f"{f['delivery_no']:08d}" for f in run.files}:
+            shutil.rmtree(staged, ignore_errors=True)
+        verdict.seconds = time.perf_counter() - started
+
+
+# --- comparing -----------------------------------------------------------------------------------
+
+def compare_run(con: duckdb.DuckDBPyConnection, run: RecordedRun, record: RunRecord, name_residents: bool = True,
+                live_store: str | None = None) -> list[Divergence]:
+    """Every difference between a run's ledger rows and its replay: inputs, files, status, register, files written."""
+    ledger, label = run.ledger, run.label
+    outputs = ledger["outputs"] or {}
+    found: list[Divergence] = []
+
+    def say(output: str, message: str, recorded=None, replayed=None) -> None:
+        found.append(Divergence(output, f"{label}: {message}", run.run_id, None if recorded is None else str(recorded),
+                                None if replayed is None else str(replayed)))
+
+    delivered = [f["file_sha256"] for f in run.files]
+    if list(ledger["input_sha256"] or []) != delivered:
+        say("inputs", f"the run ledger lists {len(ledger['input_sha256'] or [])} input digest(s) that are not those "
+            f"of the {len(delivered)} file(s) the file ledger holds for the run.",
+            ",".join(ledger["input_sha256"] or []), ",".join(delivered))
+    _compare_files(say, outputs.get("files") or [], record.outcomes)
+    _compare_file_ledger(say, run.files, _rows(con, "select * exclude (received_at) from file_ledger "
+                                                    "where run_id = $r order by delivery_no", {"r": run.run_id}))
+    if ledger["status"] != record.status:
+        say("status", f"the run ledger says the run {ledger['status']}, the replay {record.status}.",
+            ledger["status"], record.status)
+    if ledger["register_sha256"] != record.register_sha256:
+        found.append(_register_divergence(con, run, record.register_sha256, name_residents, live_store))
+    elif run.history_sha256 is not None and run.history_sha256 != record.register_sha256:
+        found.append(_history_divergence(con, run, name_residents, live_store))
+    _compare_statistics(say, outputs.get("stats") or {}, record.statistics)
+    _compare_handoffs(say, outputs.get("handoffs") or {}, record.handoffs, run.handoffs)
+    return found
+
+
+def _compare_files(say, recorded: list[dict], replayed: list[dict]) -> None:
+    if [f.get("file") for f in recorded] != [o["file"] for o in replayed]:
+        say("files", f"the run ledger lists the files {', '.join(str(f.get('file')) for f in recorded) or 'none'}, "
+            f"the replay took in {', '.join(o['file'] for o in replayed) or 'none'}.")
+        return
+    for before, after in zip(recorded, replayed):
+        for name in FILE_FIELDS:
+            if before.get(name) != after[name]:
+                say("files", f"{after['file']}: {name} is {before.get(name)!r} in the run ledger, "
+                    f"{after[name]!r} in the replay.", before.get(name), after[name])
+                break
+
+
+def _compare_file_ledger(say, live: tuple[dict, ...], replayed: list[dict]) -> None:
+    if len(live) != len(replayed):
+        say("file ledger", f"the file ledger holds {len(live)} delivery row(s) for the run, "
+            f"the replay {len(replayed)}.")
+        return
+    for before, after in zip(live, replayed):
+        for name, value in before.items():
+            if after.get(name) != value:
+                say("file ledger", f"the file ledger's row for delivery {before['delivery_no']} "
+                    f"({before['file_name']}) has {name} {value!r}, the replay {after.get(name)!r}.",
+                    value, after.get(name))
+                break
+
+
+def _compare_statistics(say, recorded: dict[str, str], replayed: dict[str, str]) -> None:
+    for name in sorted(set(recorded) | set(replayed)):
+        before, after = recorded.get(name), replayed.get(name)
+        if before is None:
+            say("statistics", f"the replay writes the statistics file {name}, which the run did not record.",
+                None, after)
+        elif after is None:
+            say("statistics", f"the run recorded the statistics file {name}, which the replay does not write.",
+                before, None)
+        elif before != after:
+            say("statistics", f"the statistics file {name} has SHA-256 {_short(before)} in the run ledger, "
+                f"{_short(after)} in the replay.", before, after)
+
+
+def _handoff_key(subscriber: str, entry: dict) -> tuple[str, str]:
+    day = entry.get("business_date") or entry.get("as_of")
+    return subscriber, str(day)
+
+
+def _published(handoffs: dict[str, list]) -> dict[tuple[str, str], dict]:
+    # a feed's header that was published by an earlier run comes back as already_published: not this run's
+    return {_handoff_key(sub, e): e for sub, entries in handoffs.items() for e in entries
+            if e.get("status", "published") == "published"}
+
+
+def _compare_handoffs(say, recorded: dict[str, list], replayed: dict[str, list], ledger_rows: tuple[dict, ...]) -> None:
+    before, after = _published(recorded), _published(replayed)
+    for key in sorted(set(before) | set(after)):
+        sub, day = key
+        what = f"the hand-off to {sub} for {day}"
+        if key not in after:
+            say("hand-off", f"the run recorded {what}, which the replay does not publish.", before[key].get("sha256"))
+        elif key not in before:
+            say("hand-off", f"the replay publishes {what}, which the run did not record (was it refused, "
+                "for want of a key?).", None, after[key].get("sha256"))
+        elif (before[key].get("sha256"), before[key].get("rows")) != (after[key]["sha256"], after[key]["rows"]):
+            say("hand-off", f"{what} has data SHA-256 {_short(before[key].get('sha256'))} ({before[key].get('rows')} "
+                f"rows) in the run ledger, {_short(after[key]['sha256'])} ({after[key]['rows']} rows) in the replay.",
+                before[key].get("sha256"), after[key]["sha256"])
+    everything = {_handoff_key(sub, e): e for sub, entries in recorded.items() for e in entries}
+    for row in ledger_rows:
+        key = _handoff_key(row["subscriber"], row)
+        entry = everything.get(key)
+        if entry is None or entry.get("sha256") != row["data_sha256"]:
+            say("hand-off ledger", f"the hand-off ledger's row for {row['subscriber']} {key[1]} (sequence "
+                f"{row['sequence_no']}) has data SHA-256 {_short(row['data_sha256'])}, the run ledger "
+                f"{_short(entry.get('sha256')) if entry else 'no such hand-off'}.",
+                row["data_sha256"], entry.get("sha256") if entry else None)
+    ledgered = {_handoff_key(r["subscriber"], r) for r in ledger_rows}
+    for key in sorted(set(before) - ledgered):
+        say("hand-off ledger", f"the run recorded the hand-off to {key[0]} for {key[1]}, which the hand-off ledger "
+            "does not hold for the run.", before[key].get("sha256"))
+
+
+def _register_divergence(con: duckdb.DuckDBPyConnection, run: RecordedRun, replayed: str, name_residents: bool,
+                         live_store: str | None) -> Divergence:
+    recorded, at = run.ledger["register_sha256"], run.ledger["finished_at"]
+    head = (f"{run.label}: the register digest is {_short(recorded)} in the run ledger, {_short(replayed)} in "
+            "the replay")
+    if not name_residents or live_store is None:
+        return Divergence("register", head + ".", run.run_id, recorded, replayed)
+    count, codes = differing_residents(con, Path(live_store), at)
+    if count == 0:
+        message = (f"{head}, and the live register as it stood when the run finished ({at:%Y-%m-%d %H:%M:%S} UTC) "
+                   "holds exactly the replay's records: the run ledger's register_sha256 was changed after the run.")
+    else:
+        message = (f"{head}; {count} resident(s) have other records than the live register had when the run "
+                   f"finished ({at:%Y-%m-%d %H:%M:%S} UTC).")
+    return Divergence("register", message, run.run_id, recorded, replayed, tuple(codes), count)
+
+
+def _history_divergence(con: duckdb.DuckDBPyConnection, run: RecordedRun, name_residents: bool,
+                        live_store: str | None) -> Divergence:
+    recorded, at = run.ledger["register_sha256"], run.ledger["finished_at"]
+    message = (f"{run.label}: the run ledger and the replay agree on the register digest {_short(recorded)}, but the "
+               f"live register as known when the run finished ({at:%Y-%m-%d %H:%M:%S} UTC) gives "
+               f"{_short(run.history_sha256)}: records, or their recorded_from/recorded_to times, were changed "
+               "after the run")
+    if not name_residents or live_store is None:
+        return Divergence("history", message + ".", run.run_id, recorded, run.history_sha256)
+    count, codes = differing_residents(con, Path(live_store), at)
+    return Divergence("history", f"{message}; {count} resident(s) differ.", run.run_id, recorded, run.history_sha256,
+                      tuple(codes), count)
+
+
+def digest_at(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> str:
+    """The register digest as the register knew it at `known_at` (UTC; now when None)."""
+    rows = (AUDIT_SQL / "register_rows.sql").read_text(encoding="utf-8")
+    return con.sql(f"select sha256(coalesce(string_agg(row_hash, '' order by row_hash), '')) from (\n{rows}\n)",
+                   params={"known_at": known_at}).fetchall()[0][0]
+
+
+def register_rows(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> pl.DataFrame:
+    """One hash per resident version, as the register knows it now or knew it at `known_at` (UTC)."""
+    return con.sql((AUDIT_SQL / "register_rows.sql").read_text(encoding="utf-8"), params={"known_at": known_at}).pl()
+
+
+def rows_digest(rows: pl.DataFrame) -> str:
+    """The register digest of register_rows: the same as register_digest for the same state."""
+    return hashlib.sha256("".join(sorted(rows["row_hash"].to_list())).encode("ascii")).hexdigest()
+
+
+def differing_residents(con: duckdb.DuckDBPyConnection, live_store: Path,
+                        known_at: dt.datetime | None) -> tuple[int, list[str]]:
+    """How many residents differ between the scratch register now and the live one at `known_at`; the first codes."""
+    mine = register_rows(con)
+    with connect(live_store, read_only=True) as live:
+        theirs = register_rows(live, known_at)
+
+    def per_resident(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.group_by("resident_code").agg(pl.col("row_hash").sort().str.join(""))
+
+    joined = per_resident(mine).join(per_resident(theirs), on="resident_code", how="full", coalesce=True,
+                                     suffix="_live")
+    codes = joined.filter(pl.col("row_hash").ne_missing(pl.col("row_hash_live")))["resident_code"].sort()
+    return codes.len(), codes.head(SHOWN_RESIDENTS).to_list()
+
+
+def closing_checks(con: duckdb.DuckDBPyConnection, settings: Settings, recorded: Plan) -> list[Divergence]:
+    """After replaying every run: the live register now, its events and its quarantine are the replay's."""
+    if recorded.live is None:
+        return []
+    found = []
+    live, now = recorded.live, register_digest(con)
+    if now != live["register_sha256"]:
+        count, codes = differing_residents(con, Path(settings.store), None)
+        found.append(Divergence(
+            "live register", f"the live register now (digest {_short(live['register_sha256'])}) is not the replay of "
+            f"all its runs ({_short(now)}): {count} resident(s) have other records, changed outside any run.",
+            None, live["register_sha256"], now, tuple(codes), count))
+    mine = _rows(con, (AUDIT_SQL / "ledger_digests.sql").read_text(encoding="utf-8"))[0]
+    for digest, count, what in (("event_sha256", "events", "accepted events (event)"),
+                                ("quarantine_sha256", "refused_rows", "refused rows (quarantine)")):
+        if mine[digest] != live[digest]:
+            found.append(Divergence(
+                "ledger", f"the live ledger of {what} holds {live[count]} row(s) with digest {_short(live[digest])}, "
+                f"the replay {mine[count]} with {_short(mine[digest])}: rows were added, removed or edited by hand.",
+                None, live[digest], mine[digest]))
+    return found
+
+
+def _short(digest: str | None) -> str:
+    return f"{digest[:SHORT]}…" if digest else "none"
+
+
+def _span(dates: list[str]) -> str:
+    if not dates:
+        return "-"
+    return dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+# --- the whole replay ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Steps:
+    """The replay's steps; the flow passes the same functions wrapped as Prefect tasks."""
+
+    plan: Callable = plan
+    run: Callable = replay_run
+    close: Callable = closing_checks
+
+
+def replay(settings: Settings, scratch: Path, until: dt.date | None = None, verify: bool = False,
+           progress: Callable[[str], None] | None = None, steps: Steps = Steps()) -> ReplayReport:
+    """Rebuild the register in `scratch` from the archived inputs, run by run; with verify, compare every digest."""
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    own = scratch_settings(settings, Path(scratch))
+    recorded = steps.plan(settings, until, verify)
+    say(f"{len(recorded.runs)} run(s) to replay from {settings.store} into {own.root}")
+    verdicts: list[RunVerdict] = []
+    checks: list[Divergence] = []
+    con = connect(own.store)
+    try:
+        named = stopped = False
+        for run in recorded.runs:
+            if stopped:
+                verdicts.append(RunVerdict(run.run_id, run.position, [f["file_name"] for f in run.files],
+                                           [d.isoformat() for d in run.dates], "not replayed"))
+                continue
+            verdict = steps.run(con, own, recorded, run, verify, not named, str(settings.store))
+            named = named or any(d.output in ("register", "history") for d in verdict.divergences)
+            stopped = verdict.stopped
+            verdicts.append(verdict)
+            say(verdict.line())
+        if verify and not stopped:
+            checks = steps.close(con, settings, recorded)
+    finally:
+        con.close()
+    report = ReplayReport(str(settings.store), str(own.root), verify, until, _provenance()[0], verdicts, checks,
+                          recorded.later, recorded.other_flows, time.perf_counter() - started)
+    say(report.summary())
+    return report

@@ -155,7 +155,9 @@ def _record_run(con, run_id: str, settings: Settings, files: list[str], started:
     con.execute(
         "insert or replace into run_ledger (run_id, flow_name, parameters, code_version, lock_sha256, "
         "status, started_at) values ($r, 'daily-linkage', $p, $v, $l, 'running', $t)",
-        {"r": run_id, "p": json.dumps({"files": [Path(f).name for f in files], "store": str(settings.store)}),
+        {"r": run_id, "p": json.dumps({"files": [Path(f).name for f in files], "store": str(settings.store),
+                          "max_refused_share": settings.max_refused_share,
+                          "municipality_code": settings.municipality_code}),
          "v": code_version(), "l": lock_sha256(), "t": started})
 
 

@@ -146,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", type=_date, help="stop after the runs whose files are dated up to this day")
     replay.add_argument("--verify", action="store_true", help="compare inputs, counts, register, statistics "
                                                              "and hand-off digests with the ledgers")
+    replay.add_argument("--scratch", help="a new or empty folder to rebuild in, kept afterwards "
+                                          "(default: a temporary folder, removed after)")
     replay.add_argument("--json", action="store_true", help="print only the JSON report on standard output")
 
     handoff = command("handoff", "Publish to a subscriber now (the daily flow also does it after every run).")
@@ -373,10 +375,19 @@ def _stats_report(args) -> int:
 def cmd_replay(args) -> int:
     from juki.runner import run_replay
 
+    from pathlib import Path
+
+    from tasks.replay import ReplayError, scratch_settings
+
     settings = _settings(args)
     if not settings.store.exists():
         raise UsageError(f"no store at {settings.store}: pass --store")
-    return run_replay(settings, args.until, args.verify, args.json)
+    if args.scratch:
+        try:  # refuse a scratch folder inside the live city before Prefect starts
+            scratch_settings(settings, Path(args.scratch))
+        except ReplayError as exc:
+            raise UsageError(str(exc)) from None
+    return run_replay(settings, args.until, args.verify, args.json, args.scratch)
 
 
 def cmd_handoff(args) -> int:

@@ -55,7 +55,8 @@ def outcome_table(outcomes: list[dict]) -> str:
                      for r in rows)
 
 
-def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json: bool = False) -> int:
+def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json: bool = False,
+               scratch: str | None = None) -> int:
     """Run the replay flow; 0 when it matches (or was not asked to verify), 1 on any mismatch."""
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -63,7 +64,7 @@ def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json:
     from flows.replay import replay
     from tasks.replay import report_text
 
-    state = replay(store=str(settings.store), until=until, verify=verify, return_state=True)
+    state = replay(store=str(settings.store), until=until, verify=verify, scratch=scratch, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,8 @@ import duckdb
 AUDIT_SQL = Path(__file__).resolve().parent / "sql" / "audit"
 
 
-def register_digest(con: duckdb.DuckDBPyConnection) -> str:
-    """SHA-256 over what the register knows now, independent of storage order and write times."""
-    return con.sql((AUDIT_SQL / "register_digest.sql").read_text(encoding="utf-8")).fetchall()[0][0]
+def register_digest(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> str:
+    """SHA-256 over the sorted version hashes of register_rows.sql: independent of storage order and write times."""
+    rows = (AUDIT_SQL / "register_rows.sql").read_text(encoding="utf-8")
+    return con.sql(f"select sha256(coalesce(string_agg(row_hash, '' order by row_hash), '')) from (\n{rows}\n)",
+                   params={"known_at": known_at}).fetchall()[0][0]

@@ -623,9 +623,7 @@ def _history_divergence(con: duckdb.DuckDBPyConnection, run: RecordedRun, name_r
 
 def digest_at(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> str:
     """The register digest as the register knew it at `known_at` (UTC; now when None)."""
-    rows = (AUDIT_SQL / "register_rows.sql").read_text(encoding="utf-8")
-    return con.sql(f"select sha256(coalesce(string_agg(row_hash, '' order by row_hash), '')) from (\n{rows}\n)",
-                   params={"known_at": known_at}).fetchall()[0][0]
+    return register_digest(con, known_at)
 
 
 def register_rows(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> pl.DataFrame:

@@ -1,6 +1,6 @@
--- one hash per resident version as the register knew it at $known_at (utc; null = now), over the same
--- columns as register_digest.sql: the replay names the residents whose records differ, and the digest of
--- these hashes sorted and joined is the register digest as it was then.
+-- one hash per resident version as the register knew it at $known_at (utc; null = now): the replay names
+-- the residents whose records differ, and the sha-256 of these hashes sorted and joined is the register
+-- digest (tasks/audit.py).
 -- grain: one row per resident version.
 select resident_code,
        sha256(cast(to_json(row(resident_code, version_no, valid_from, valid_to, status, event_id, event_type,

@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import functools
-import json
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import flow, get_run_logger, tags, task
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
+                               update_progress_artifact)
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from juki.provenance import code_version, lock_sha256
-from juki.settings import Settings
-from juki.store import connect
+from flows.hooks import report_failure
 from juki.keys import subscriber_key
-from tasks import ingest, publish
-from tasks.audit import register_digest
+from juki.settings import Settings
+from juki.store import StoreError, connect, writer_lock
+from tasks import daily, ingest, publish
 from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
+from tasks.progress import RunProgress
 from tasks.read import FILE_NAME_PATTERN, FileRefused
-from tasks.summary import (applied_dates, first_baseline_date, latest_business_date, pyramid_table,
-                           quarantine_by_rule, residents_on, run_files, summary_markdown)
+from tasks.summary import (first_baseline_date, latest_business_date, pyramid_table, quarantine_by_rule,
+                           residents_on, run_files, summary_markdown)
 
 # Stages carry personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
+# I/O is retried with backoff; reading, validating and applying never are: the same bytes give the same answer.
+_IO_RETRIES = {"retries": 3, "retry_delay_seconds": [1, 5, 20]}
 
 
 def _refusal_as_value(fn):
@@ -42,7 +45,17 @@ def _refusal_as_value(fn):
     return stage
 
 
-check_register = task(name="check invariants", cache_policy=NO_CACHE)(broken_invariants)
+@task(name="list the inbox", cache_policy=NO_CACHE, **_IO_RETRIES)
+def pending_files(con, inbox: str, until: dt.date | None) -> list[str]:
+    """Files in the inbox not yet applied, dated up to `until`; a name without a date is taken, to be refused."""
+    chosen = []
+    for uri in list_inbox(inbox):
+        m = FILE_NAME_PATTERN.fullmatch(Path(uri).name)
+        if until and m and m["date"] > until.strftime("%Y%m%d"):
+            continue
+        if not ingest.applied_before(con, sha256_of(uri), Path(uri).name):
+            chosen.append(uri)
+    return chosen
 
 
 @task(name="check balance", cache_policy=NO_CACHE)
@@ -54,7 +67,7 @@ def check_balance(con, day: dt.date) -> str | None:
     return problem
 
 
-@task(name="publish statistics", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(name="publish statistics", cache_policy=NO_CACHE, **_IO_RETRIES)
 def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
     """The applied business dates' tables under stats/, the pyramid, and their artifacts."""
     out = publish.write_statistics(con, run_id, stats_uri)
@@ -71,94 +84,98 @@ def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
     return out.digests
 
 
-@task(name="publish hand-offs", cache_policy=NO_CACHE, persist_result=False, retries=2,
-      retry_delay_seconds=[2, 10])
-def publish_handoffs(con, run_id: str, settings: Settings) -> tuple[dict[str, list], dict[str, str]]:
-    """Each change feed's unpublished business dates, then the convenience-store snapshot; keys never as parameters."""
-    log = get_run_logger()
-    return publish.publish_handoffs(con, run_id, settings.root, lambda sub: subscriber_key(sub, use_prefect=True),
-                                    log=log.info)
-
-
-STAGES = ingest.Stages(
-    land=task(name="land", retries=3, retry_delay_seconds=[1, 5, 20], **_PRIVATE)(ingest.land),
-    read=task(name="read", **_PRIVATE)(_refusal_as_value(ingest.read)),
-    validate=task(name="validate", **_PRIVATE)(ingest.validate),
-    apply=task(name="apply", **_PRIVATE)(_refusal_as_value(ingest.apply)),
+STEPS = daily.Steps(
+    stages=ingest.Stages(
+        land=task(name="land", **_IO_RETRIES, **_PRIVATE)(ingest.land),
+        read=task(name="read", **_PRIVATE)(_refusal_as_value(ingest.read)),
+        validate=task(name="validate", **_PRIVATE)(ingest.validate),
+        apply=task(name="apply", **_PRIVATE)(_refusal_as_value(ingest.apply)),
+    ),
+    check=task(name="check invariants", cache_policy=NO_CACHE)(broken_invariants),
+    balance=check_balance,
+    statistics=publish_statistics,
+    # keys are fetched inside the task (key_for), never passed or stored as parameters
+    handoffs=task(name="publish hand-offs", cache_policy=NO_CACHE, persist_result=False,
+                  **_IO_RETRIES)(publish.publish_handoffs),
 )
 
 
-def pending_files(con, inbox: str, until: dt.date | None) -> list[str]:
-    """Files in the inbox not yet applied, dated up to `until`; a name without a date is taken, to be refused."""
-    chosen = []
-    for uri in list_inbox(inbox):
-        m = FILE_NAME_PATTERN.fullmatch(Path(uri).name)
-        if until and m and m["date"] > until.strftime("%Y%m%d"):
-            continue
-        if not ingest.applied_before(con, sha256_of(uri), Path(uri).name):
-            chosen.append(uri)
-    return chosen
+def _key(sub):
+    return subscriber_key(sub, use_prefect=True)
 
 
-@flow(name="daily-linkage", log_prints=False)
+@flow(name="daily-linkage", log_prints=False, on_failure=[report_failure])
 def daily_linkage(files: list[str] | None = None, inbox: str | None = None, until: dt.date | None = None,
-                  store: str | None = None, max_refused_share: float | None = None) -> list[dict]:
+                  store: str | None = None, subscribers: str | None = None,
+                  max_refused_share: float | None = None, municipality_code: str | None = None) -> list[dict]:
     """Take in the given change files, or the inbox's new ones up to `until`, in name order; record the run."""
     log = get_run_logger()
-    settings = Settings.resolve(store, max_refused_share=max_refused_share, inbox=inbox)
+    settings = Settings.resolve(store, max_refused_share=max_refused_share, inbox=inbox, subscribers=subscribers,
+                                municipality_code=municipality_code)
     run_id = str(flow_run.get_id() or "local")
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    con = connect(settings.store)  # held for the whole run: a second writer gets a clear "busy"
     try:
-        files = list(files) if files is not None else pending_files(con, settings.inbox, until)
-        log.info("%d file(s) to take in", len(files))
-        _record_run(con, run_id, settings, files, started)
-        outcomes = []
-        for uri in sorted(files, key=lambda u: Path(u).name):
-            outcome = ingest.ingest_file(con, uri, settings.archive, settings.municipality_code,
-                                         settings.max_refused_share, run_id, STAGES).as_dict()
-            log.info("%s: %s, %d read, %d applied, %d quarantined, %d skipped", outcome["file"],
-                     outcome["status"], outcome["rows_read"], outcome["rows_applied"],
-                     outcome["rows_quarantined"], outcome["rows_skipped"])
-            outcomes.append(outcome)
-        for f in run_files(con, run_id):
-            if f["unused_values"] or f["extra_columns"]:
-                log.warning("%s: %d value(s) in columns their event type does not use were ignored; "
-                            "columns outside the agreement: %s", f["file"], f["unused_values"],
-                            ", ".join(c or "(blank)" for c in f["extra_columns"]) or "none")
-        broken = check_register(con)
-        for day in applied_dates(con, run_id):
-            breaks = check_balance(con, day)
-            if breaks:
-                broken[f"balance on {day}"] = breaks
-        outputs = publish_statistics(con, run_id, settings.stats)
-        published, handoff_problems = publish_handoffs(con, run_id, settings)
-        broken |= {f"hand-off {name}": problem for name, problem in handoff_problems.items()}
-        _report(con, run_id, published)
-        status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
-        con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o where run_id = $r",
-                    {"s": status, "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                     "o": json.dumps({"files": outcomes, "stats": outputs, "handoffs": published}, default=str),
-                     "r": run_id})
-        con.execute("update run_ledger set input_sha256 = $i, register_sha256 = $g where run_id = $r",
-                    {"i": [o["sha256"] for o in outcomes], "g": register_digest(con), "r": run_id})
-    finally:
-        con.close()
-    if status == "failed":
-        problems = [o["reason"] for o in outcomes if o["status"] == "refused"]
-        problems += [f"{name}: {n}." for name, n in broken.items()]
-        return Failed(message=" ".join(problems), data=outcomes)
-    return outcomes
+        with writer_lock(settings.store, f"daily-linkage run {run_id}"):
+            con = connect(settings.store)
+            try:
+                record = _run(con, settings, run_id, files, until, log)
+            finally:
+                con.close()
+    except StoreError as exc:
+        log.error(str(exc))
+        return Failed(message=str(exc), data=[])
+    if record.status == "failed":
+        return Failed(message=" ".join(record.problems()), data=record.outcomes)
+    return record.outcomes
 
 
-def _record_run(con, run_id: str, settings: Settings, files: list[str], started: dt.datetime) -> None:
-    con.execute(
-        "insert or replace into run_ledger (run_id, flow_name, parameters, code_version, lock_sha256, "
-        "status, started_at) values ($r, 'daily-linkage', $p, $v, $l, 'running', $t)",
-        {"r": run_id, "p": json.dumps({"files": [Path(f).name for f in files], "store": str(settings.store),
-                          "max_refused_share": settings.max_refused_share,
-                          "municipality_code": settings.municipality_code}),
-         "v": code_version(), "l": lock_sha256(), "t": started})
+def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: dt.date | None, log) -> daily.RunRecord:
+    chosen = sorted(files if files is not None else pending_files(con, settings.inbox, until),
+                    key=lambda u: Path(u).name)
+    log.info("%d file(s) to take in", len(chosen))
+    run_tags = _tag_run(settings, chosen)
+    progress = _progress(len(chosen))
+    with tags(*run_tags):
+        record = daily.run(con, settings, run_id, chosen, _parameters(settings, chosen), key_for=_key,
+                           steps=dataclasses.replace(STEPS, stages=progress.wrap(STEPS.stages)),
+                           log=log.info, file_done=progress.file_done)
+    progress.finished()
+    for f in run_files(con, run_id):
+        if f["unused_values"] or f["extra_columns"]:
+            log.warning("%s: %d value(s) in columns their event type does not use were ignored; "
+                        "columns outside the agreement: %s", f["file"], f["unused_values"],
+                        ", ".join(c or "(blank)" for c in f["extra_columns"]) or "none")
+    _report(con, run_id, record.handoffs)
+    return record
+
+
+def _parameters(settings: Settings, files: list[str]) -> dict:
+    """What the run ledger keeps of the run's parameters: names and settings, no personal data."""
+    return {"files": [Path(f).name for f in files], "store": str(settings.store),
+            "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code}
+
+
+def _tag_run(settings: Settings, files: list[str]) -> list[str]:
+    """Tag the flow run (and its task runs) with the municipality and the business dates it takes in."""
+    dates = sorted({f"{m['date'][:4]}-{m['date'][4:6]}-{m['date'][6:]}" for f in files
+                    if (m := FILE_NAME_PATTERN.fullmatch(Path(f).name))})
+    run_tags = [f"municipality:{settings.municipality_code}"] + [f"business-date:{d}" for d in dates]
+    run_id = flow_run.get_id()
+    if run_id:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            current = client.read_flow_run(run_id).tags
+            client.update_flow_run(run_id, tags=sorted(set(current) | set(run_tags)))
+    return run_tags
+
+
+def _progress(files: int) -> RunProgress:
+    """A progress artifact the UI shows while a long load (an initial 600,000 rows) runs."""
+    if not files or not flow_run.get_id():
+        return RunProgress(files, report=lambda percent: None)
+    artifact = create_progress_artifact(0.0, key="daily-linkage-progress",
+                                        description=f"Taking in {files} file(s): land, read, validate, apply")
+    return RunProgress(files, report=lambda percent: update_progress_artifact(artifact, percent))
 
 
 def _report(con, run_id: str, published: dict[str, list]) -> None:

@@ -22,6 +22,7 @@ class Settings:
     archive: str = field(default="")
     stats: str = field(default="")
     outbox: str = field(default="")
+    subscribers: str = field(default="")  # the subscribers YAML; empty: schemas/subscribers.yaml
 
     def __post_init__(self) -> None:
         root = self.store.resolve().parent
@@ -35,6 +36,8 @@ class Settings:
 
     @classmethod
     def resolve(cls, store: str | os.PathLike | None = None, **overrides) -> "Settings":
-        """--store PATH, else $JUKI_STORE, else data/registry.duckdb."""
+        """--store PATH, else $JUKI_STORE, else data/registry.duckdb; --subscribers, else $JUKI_SUBSCRIBERS."""
+        if overrides.get("subscribers") is None:
+            overrides["subscribers"] = os.environ.get("JUKI_SUBSCRIBERS")
         chosen = store or os.environ.get("JUKI_STORE") or DEFAULT_STORE
         return cls(store=Path(chosen), **{k: v for k, v in overrides.items() if v is not None})

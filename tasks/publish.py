@@ -57,15 +57,20 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
 
 def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Path,
                      key_for: Callable[[handoff.Subscriber], bytes | None], plaintext: bool = False,
-                     log: Callable[[str], None] = lambda message: None) -> tuple[dict[str, list], dict[str, str]]:
-    """Each change feed's unpublished business dates, then the snapshot; refusals are collected, not raised."""
+                     log: Callable[[str], None] = lambda message: None, subscribers: str | None = None,
+                     target_for: Callable[[handoff.Subscriber], str] | None = None,
+                     ) -> tuple[dict[str, list], dict[str, str]]:
+    """Each change feed's unpublished business dates, then the snapshot; refusals are collected, not raised.
+
+    `subscribers` is the subscribers YAML (default schemas/subscribers.yaml); `target_for` overrides where
+    each subscriber's files go (the replay sends every one into its scratch folder)."""
     as_of = latest_business_date(con)
     if not applied_dates(con, run_id) or as_of is None:
         return {}, {}
     published: dict[str, list] = {}
     problems: dict[str, str] = {}
-    for sub in sorted(handoff.load_subscribers().values(), key=lambda s: s.mode != "change_feed"):
-        target = handoff.target_uri(sub, store_root)
+    for sub in sorted(handoff.load_subscribers(subscribers).values(), key=lambda s: s.mode != "change_feed"):
+        target = target_for(sub) if target_for else handoff.target_uri(sub, store_root)
         try:
             key = None if plaintext else key_for(sub)
             published[sub.name] = []
@@ -76,7 +81,7 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
                     disclosure.record_publish(con, sub, header, run_id)
                     published[sub.name].append(header)
             else:
-                manifest = handoff.publish_conbini(con, target, as_of, key, plaintext, run_id, subscriber=sub.name)
+                manifest = handoff.publish_conbini(con, target, as_of, key, plaintext, run_id, subscriber=sub)
                 disclosure.record_publish(con, sub, manifest, run_id)
                 published[sub.name].append(manifest)
         except handoff.HandoffError as exc:  # a refusal (no key, a broken target manifest): say it, go on

@@ -24,16 +24,13 @@ import duckdb
 import fsspec
 import polars as pl
 
-from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from juki.store import connect
 from schemas.change_file import FILE_NAME_PATTERN
-from tasks import handoff, ingest, publish
+from tasks import daily, handoff, ingest
+from tasks.daily import FLOW_NAME, RunRecord
 from tasks.audit import AUDIT_SQL, register_digest
-from tasks.check import broken_invariants
-from tasks.summary import applied_dates
 
-FLOW_NAME = "daily-linkage"
 FILE_FIELDS = ("file", "sha256", "status", "rows_read", "rows_applied", "rows_quarantined", "rows_skipped", "reason")
 SHOWN_RESIDENTS = 20
 SHOWN_DIVERGENCES = 50
@@ -222,18 +219,6 @@ def _notes(report: dict) -> list[str]:
     return notes
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """What one daily run computed, as the daily flow writes it into the run ledger."""
-
-    outcomes: list[dict]
-    status: str
-    broken: dict
-    statistics: dict[str, str]
-    handoffs: dict[str, list]
-    register_sha256: str
-
-
 # --- the live ledgers -----------------------------------------------------------------------------
 
 def plan(settings: Settings, until: dt.date | None = None, verify: bool = False) -> Plan:
@@ -363,53 +348,13 @@ def scratch_settings(settings: Settings, scratch: Path) -> Settings:
                               "give a folder of its own")
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ReplayError(f"the scratch folder {root} is not empty; give a new or empty folder")
-    own = Settings(store=root / "registry.duckdb", municipality_code=settings.municipality_code,
-                   max_refused_share=settings.max_refused_share)
-    for sub in handoff.load_subscribers().values():
-        target = handoff.target_uri(sub, root)
-        if "://" in target or root not in Path(target).resolve().parents:
-            raise ReplayError(f"subscriber {sub.name} has the target {target}, outside the scratch folder; "
-                              "the replay writes to no subscriber's target")
-    return own
+    return Settings(store=root / "registry.duckdb", municipality_code=settings.municipality_code,
+                    max_refused_share=settings.max_refused_share, subscribers=settings.subscribers)
 
 
-@functools.cache
-def _provenance() -> tuple[str, str | None]:
-    return code_version(), lock_sha256()
-
-
-def daily_run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: list[str], parameters: dict,
-              max_refused_share: float | None = None, plaintext: bool = True,
-              key_for: Callable[[handoff.Subscriber], bytes | None] = lambda sub: None) -> RunRecord:
-    """What the daily flow does in one run, without Prefect: files in the order given, checks, statistics,
-    hand-offs, then the run ledger row."""
-    version, lock = _provenance()
-    started = _utc_now()
-    con.execute("insert or replace into run_ledger (run_id, flow_name, parameters, code_version, lock_sha256, "
-                "status, started_at) values ($r, $f, $p, $v, $l, 'running', $t)",
-                {"r": run_id, "f": FLOW_NAME, "p": json.dumps(parameters), "v": version, "l": lock, "t": started})
-    share = settings.max_refused_share if max_refused_share is None else max_refused_share
-    outcomes = [ingest.ingest_file(con, uri, settings.archive, settings.municipality_code, share, run_id).as_dict()
-                for uri in uris]
-    broken: dict = broken_invariants(con)
-    for day in applied_dates(con, run_id):
-        problem = publish.balance_problem(con, day)
-        if problem:
-            broken[f"balance on {day}"] = problem
-    statistics = publish.write_statistics(con, run_id, settings.stats).digests
-    published, problems = publish.publish_handoffs(con, run_id, settings.root, key_for, plaintext=plaintext)
-    broken |= {f"hand-off {name}": problem for name, problem in problems.items()}
-    status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
-    digest = register_digest(con)
-    con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o, input_sha256 = $i, "
-                "register_sha256 = $g where run_id = $r",
-                {"s": status, "t": _utc_now(), "r": run_id, "i": [o["sha256"] for o in outcomes], "g": digest,
-                 "o": json.dumps({"files": outcomes, "stats": statistics, "handoffs": published}, default=str)})
-    return RunRecord(outcomes, status, broken, statistics, published, digest)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+def scratch_target(scratch: Settings, subscriber: handoff.Subscriber) -> str:
+    """Where the replay writes a subscriber's files: its own folder in scratch, never the subscriber's target."""
+    return str(Path(scratch.outbox) / subscriber.name) + "/"
 
 
 def _stage_inputs(archive: str, run: RecordedRun, scratch: Settings) -> tuple[list[str], Divergence | None]:
@@ -453,7 +398,8 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         parameters = (run.ledger or {}).get("parameters") or {}
         share = parameters.get("max_refused_share")
         if run.finished:
-            record = daily_run(con, scratch, run.run_id, uris, parameters, share)
+            record = daily.run(con, scratch, run.run_id, uris, parameters, plaintext=True, max_refused_share=share,
+                               target_for=functools.partial(scratch_target, scratch))
             verdict.register_sha256 = record.register_sha256
         else:  # no outcome was recorded: take its files in, compare nothing
             for uri in uris:
@@ -727,7 +673,7 @@ def replay(settings: Settings, scratch: Path, until: dt.date | None = None, veri
             checks = steps.close(con, settings, recorded)
     finally:
         con.close()
-    report = ReplayReport(str(settings.store), str(own.root), verify, until, _provenance()[0], verdicts, checks,
+    report = ReplayReport(str(settings.store), str(own.root), verify, until, daily.provenance()[0], verdicts, checks,
                           recorded.later, recorded.other_flows, time.perf_counter() - started)
     say(report.summary())
     return report

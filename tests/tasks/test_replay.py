@@ -10,43 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from juki.store import connect
-from tasks import publish
+from tasks import daily
 from tasks.audit import register_digest
-from tasks.check import broken_invariants
 from tasks.generate import generate_city
-from tasks.ingest import ingest_file
 from tasks.replay import ReplayError, digest_at, register_rows, replay, rows_digest, scratch_settings
-from tasks.summary import applied_dates
 
 KEY = bytes(range(32))  # the live runs encrypt their hand-offs; the replay recomputes them in plaintext
 
 
 def _daily_run(con, settings: Settings, run_id: str, paths: list[Path]) -> None:
-    """What flows/daily_linkage.py does for one run, step by step, without Prefect."""
-    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    con.execute("insert or replace into run_ledger (run_id, flow_name, parameters, code_version, lock_sha256, "
-                "status, started_at) values ($r, 'daily-linkage', $p, $v, $l, 'running', $t)",
-                {"r": run_id, "p": json.dumps({"files": [p.name for p in paths], "store": str(settings.store)}),
-                 "v": code_version(), "l": lock_sha256(), "t": started})
-    outcomes = [ingest_file(con, str(p), settings.archive, settings.municipality_code, settings.max_refused_share,
-                            run_id).as_dict() for p in sorted(paths, key=lambda p: p.name)]
-    broken = broken_invariants(con)
-    for day in applied_dates(con, run_id):
-        if publish.balance_problem(con, day):
-            broken[f"balance on {day}"] = 1
-    outputs = publish.write_statistics(con, run_id, settings.stats).digests
-    published, problems = publish.publish_handoffs(con, run_id, settings.root, lambda sub: KEY)
-    broken |= problems
-    status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
-    con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o where run_id = $r",
-                {"s": status, "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-                 "o": json.dumps({"files": outcomes, "stats": outputs, "handoffs": published}, default=str),
-                 "r": run_id})
-    con.execute("update run_ledger set input_sha256 = $i, register_sha256 = $g where run_id = $r",
-                {"i": [o["sha256"] for o in outcomes], "g": register_digest(con), "r": run_id})
+    """What flows/daily_linkage.py does for one run (the same plain function), without Prefect."""
+    ordered = [str(p) for p in sorted(paths, key=lambda p: p.name)]
+    daily.run(con, settings, run_id, ordered, {"files": [Path(p).name for p in ordered], "store": str(settings.store)},
+              key_for=lambda sub: KEY)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,113 @@
+"""One daily run (日次連携) as plain steps: files in, checks, statistics, hand-offs, the run ledger row.
+
+The daily flow and the replay both call `run`; the flow passes the same steps wrapped as Prefect
+tasks, so the order of steps is written once and a replay recomputes exactly what the day did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+import duckdb
+
+from juki.provenance import code_version, lock_sha256
+from juki.settings import Settings
+from tasks import handoff, ingest, publish
+from tasks.audit import register_digest
+from tasks.check import broken_invariants
+from tasks.summary import applied_dates
+
+FLOW_NAME = "daily-linkage"
+KeyFor = Callable[[handoff.Subscriber], bytes | None]
+
+
+def statistics_digests(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str) -> dict[str, str]:
+    """The statistics files of the run's applied business dates, by name and SHA-256."""
+    return publish.write_statistics(con, run_id, stats_uri).digests
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The steps of a daily run after the file stages; the flow passes them wrapped as tasks."""
+
+    # looked up when a run starts, not at import, so a benchmark can time the module's functions
+    stages: ingest.Stages = field(default_factory=lambda: ingest.Stages())
+    check: Callable = field(default_factory=lambda: broken_invariants)
+    balance: Callable = field(default_factory=lambda: publish.balance_problem)
+    statistics: Callable = field(default_factory=lambda: statistics_digests)
+    handoffs: Callable = field(default_factory=lambda: publish.publish_handoffs)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one daily run computed, as it is written into the run ledger."""
+
+    outcomes: list[dict]
+    status: str
+    broken: dict
+    statistics: dict[str, str]
+    handoffs: dict[str, list]
+    register_sha256: str
+
+    def problems(self) -> list[str]:
+        """One sentence per refused file and per broken check, for the run's failure message."""
+        found = [o["reason"] for o in self.outcomes if o["status"] == "refused"]
+        return found + [f"{name}: {problem}." for name, problem in self.broken.items()]
+
+
+@functools.cache
+def provenance() -> tuple[str, str | None]:
+    """The code version and the lock file's digest, read once per process."""
+    return code_version(), lock_sha256()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def record_start(con: duckdb.DuckDBPyConnection, run_id: str, parameters: dict, flow_name: str = FLOW_NAME) -> None:
+    """The run ledger row of a run that has started (parameters without personal data)."""
+    version, lock = provenance()
+    con.execute("insert or replace into run_ledger (run_id, flow_name, parameters, code_version, lock_sha256, "
+                "status, started_at) values ($r, $f, $p, $v, $l, 'running', $t)",
+                {"r": run_id, "f": flow_name, "p": json.dumps(parameters), "v": version, "l": lock,
+                 "t": utc_now()})
+
+
+def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: list[str], parameters: dict,
+        key_for: KeyFor = lambda sub: None, plaintext: bool = False, max_refused_share: float | None = None,
+        steps: Steps | None = None, target_for: Callable[[handoff.Subscriber], str] | None = None,
+        log: Callable[[str], None] = lambda message: None,
+        file_done: Callable[[int], None] = lambda index: None) -> RunRecord:
+    """Files in the order given, the invariants and balance, statistics, hand-offs, then the run ledger row."""
+    steps = steps or Steps()
+    record_start(con, run_id, parameters)
+    share = settings.max_refused_share if max_refused_share is None else max_refused_share
+    outcomes = []
+    for index, uri in enumerate(uris):
+        outcome = ingest.ingest_file(con, uri, settings.archive, settings.municipality_code, share, run_id,
+                                     steps.stages).as_dict()
+        log(f"{outcome['file']}: {outcome['status']}, {outcome['rows_read']} read, {outcome['rows_applied']} "
+            f"applied, {outcome['rows_quarantined']} quarantined, {outcome['rows_skipped']} skipped")
+        outcomes.append(outcome)
+        file_done(index)
+    broken: dict = steps.check(con)
+    for day in applied_dates(con, run_id):
+        problem = steps.balance(con, day)
+        if problem:
+            broken[f"balance on {day}"] = problem
+    statistics = steps.statistics(con, run_id, settings.stats)
+    published, refusals = steps.handoffs(con, run_id, settings.root, key_for, plaintext=plaintext, log=log,
+                                         subscribers=settings.subscribers or None, target_for=target_for)
+    broken |= {f"hand-off {name}": problem for name, problem in refusals.items()}
+    status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
+    digest = register_digest(con)
+    con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o, input_sha256 = $i, "
+                "register_sha256 = $g where run_id = $r",
+                {"s": status, "t": utc_now(), "r": run_id, "i": [o["sha256"] for o in outcomes], "g": digest,
+                 "o": json.dumps({"files": outcomes, "stats": statistics, "handoffs": published}, default=str)})
+    return RunRecord(outcomes, status, broken, statistics, published, digest)

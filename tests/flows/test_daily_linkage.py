@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.builders import event, person, resident_code, write_file
-
-
-@pytest.fixture(scope="session")
-def prefect_api():
-    """One Prefect test API for the whole session (it takes 10-20 s to start here)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api, tmp_path, capsys, monkeypatch):

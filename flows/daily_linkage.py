@@ -21,7 +21,6 @@ from juki.settings import Settings
 from juki.store import StoreError, connect, writer_lock
 from tasks import daily, ingest, publish
 from tasks.check import broken_invariants
-from tasks.land import list_inbox, sha256_of
 from tasks.progress import RunProgress
 from tasks.read import FILE_NAME_PATTERN, FileRefused
 from tasks.summary import (first_baseline_date, latest_business_date, pyramid_table, quarantine_by_rule,
@@ -45,17 +44,7 @@ def _refusal_as_value(fn):
     return stage
 
 
-@task(name="list the inbox", cache_policy=NO_CACHE, **_IO_RETRIES)
-def pending_files(con, inbox: str, until: dt.date | None) -> list[str]:
-    """Files in the inbox not yet applied, dated up to `until`; a name without a date is taken, to be refused."""
-    chosen = []
-    for uri in list_inbox(inbox):
-        m = FILE_NAME_PATTERN.fullmatch(Path(uri).name)
-        if until and m and m["date"] > until.strftime("%Y%m%d"):
-            continue
-        if not ingest.applied_before(con, sha256_of(uri), Path(uri).name):
-            chosen.append(uri)
-    return chosen
+pending_files = task(name="list the inbox", cache_policy=NO_CACHE, **_IO_RETRIES)(daily.pending_files)
 
 
 @task(name="check balance", cache_policy=NO_CACHE)

@@ -10,19 +10,35 @@ import datetime as dt
 import functools
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import duckdb
+
 
 from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
 from tasks import handoff, ingest, publish
 from tasks.audit import register_digest
 from tasks.check import broken_invariants
+from tasks.land import list_inbox, sha256_of
+from tasks.read import FILE_NAME_PATTERN
 from tasks.summary import applied_dates
 
 FLOW_NAME = "daily-linkage"
 KeyFor = Callable[[handoff.Subscriber], bytes | None]
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, inbox: str, until: dt.date | None = None) -> list[str]:
+    """Files in the inbox not yet applied, dated up to `until`, in name order; a name without a date is taken."""
+    chosen = []
+    for uri in list_inbox(inbox):
+        m = FILE_NAME_PATTERN.fullmatch(Path(uri).name)
+        if until and m and m["date"] > until.strftime("%Y%m%d"):
+            continue
+        if not ingest.applied_before(con, sha256_of(uri), Path(uri).name):
+            chosen.append(uri)
+    return sorted(chosen, key=lambda u: Path(u).name)
 
 
 def statistics_digests(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str) -> dict[str, str]:

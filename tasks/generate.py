@@ -2119,9 +2119,9 @@ def _merged(valid: Iterable[dict], placed: list[tuple[int, dict]]) -> Iterator[d
 
 # --- files ------------------------------------------------------------------------------------
 
-def _file_name(day: datetime.date) -> str:
+def _file_name(day: datetime.date, municipality_code: str = MUNICIPALITY_CODE) -> str:
     """`112038_changes_<YYYYMMDD>.csv`."""
-    return f"{MUNICIPALITY_CODE}_changes_{day.strftime('%Y%m%d')}.csv"
+    return f"{municipality_code}_changes_{day.strftime('%Y%m%d')}.csv"
 
 
 def _encodings(rr: random.Random, n_files: int) -> list[str]:
@@ -2156,9 +2156,10 @@ def _write_csv(path: Path, rows: Iterable[dict], encoding: str) -> int:
     return n
 
 
-def _write_day(out: Path, day: datetime.date, rows: Iterable[dict], truth: list[dict], encoding: str) -> Path:
+def _write_day(out: Path, day: datetime.date, rows: Iterable[dict], truth: list[dict], encoding: str,
+               municipality_code: str = MUNICIPALITY_CODE) -> Path:
     """Write one change file and its truth JSON."""
-    path = out / _file_name(day)
+    path = out / _file_name(day, municipality_code)
     n = _write_csv(path, rows, encoding)
     doc = {"file": path.name, "rows": n, "encoding": encoding, "broken": truth}
     (out / "truth" / f"{path.stem}.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n",
@@ -2168,8 +2169,11 @@ def _write_day(out: Path, day: datetime.date, rows: Iterable[dict], truth: list[
 
 def generate_city(out_dir: str | Path, residents: int = 607_000, days: int = 20,
                   start: datetime.date = datetime.date(2026, 4, 1), seed: int = 1,
-                  progress: Callable[[str], None] | None = None) -> list[Path]:
-    """Write a BASELINE file and one change file per business day after it; return the paths in order."""
+                  progress: Callable[[str], None] | None = None,
+                  municipality_code: str = MUNICIPALITY_CODE) -> list[Path]:
+    """Write a BASELINE file and one change file per business day after it; return the paths in order.
+
+    Every city has 川口市's town list; `municipality_code` only names the files (for many-cities tests)."""
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     (out / "truth").mkdir(parents=True, exist_ok=True)
@@ -2194,14 +2198,14 @@ def generate_city(out_dir: str | Path, residents: int = 607_000, days: int = 20,
                            id_before=lambda k: f"E{tag}-{k + 1:06d}")
     valid = (_baseline_row(c, pid, f"E{tag}-{i + 1:06d}") for i, pid in enumerate(order))
     encodings = _encodings(rr, 1 + len(business_days))
-    paths = [_write_day(out, baseline_date, _merged(valid, placed), truth, encodings[0])]
+    paths = [_write_day(out, baseline_date, _merged(valid, placed), truth, encodings[0], municipality_code)]
     say(f"{paths[0].name}: BASELINE of {len(order):,} residents in "
         f"{sum(1 for m in c.h_members if m):,} households ({len(truth)} broken rows)")
     for day in business_days:
         d = _simulate_day(c, day, scale)
         placed, truth = _place(rr, len(d.rows), _break_day(d))
         c.past_ids.extend(r["event_id"] for r in d.rows[:20])
-        paths.append(_write_day(out, day, _merged(d.rows, placed), truth, encodings[len(paths)]))
+        paths.append(_write_day(out, day, _merged(d.rows, placed), truth, encodings[len(paths)], municipality_code))
         counts = Counter(r["event_type"] for r in d.rows)
         say(f"{paths[-1].name}: {len(d.rows) + len(placed):,} rows ({len(placed)} broken): "
             + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

@@ -1,0 +1,93 @@
+"""The daily linkage for many municipalities at once (広域・複数団体): one task per city on Dask. Wiring only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
+from prefect.states import Failed
+from prefect_dask import DaskTaskRunner
+from pydantic import BaseModel, Field
+
+from juki.keys import subscriber_key
+from juki.settings import Settings
+from juki.store import StoreError, connect, writer_lock
+from tasks import daily
+
+WORKERS = int(os.environ.get("JUKI_DASK_WORKERS", min(4, os.cpu_count() or 1)))
+
+
+def task_runner() -> DaskTaskRunner:
+    """A Dask cluster at $JUKI_DASK_ADDRESS (its workers reach the same Prefect API), else a local one.
+
+    The local cluster runs cities in threads of this process: worker processes would not see an ephemeral
+    API and would report to APIs of their own. DuckDB, polars and GX release the GIL for their heavy work."""
+    address = os.environ.get("JUKI_DASK_ADDRESS")
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": WORKERS, "processes": False,
+                                          "dashboard_address": None})
+
+
+class City(BaseModel):
+    """One municipality: its own store, inbox and subscribers (targets and keys), nothing shared."""
+
+    name: str = Field(description="a name people use, e.g. kawaguchi")
+    municipality_code: str = Field(description="全国地方公共団体コード with check digit, e.g. 112038")
+    store: str = Field(description="the city's DuckDB store; its inbox, archive, stats and outbox sit beside it")
+    inbox: str | None = Field(None, description="fsspec URI of the inbox (default: inbox/ beside the store)")
+    subscribers: str | None = Field(None, description="the city's subscribers YAML (targets and key variables)")
+
+
+@task(name="daily linkage of one city", task_run_name="daily linkage of {city.name}", cache_policy=NO_CACHE,
+      persist_result=False)
+def link_city(city: City, until: dt.date | None = None) -> dict:
+    """The city's new inbox files through the daily run, in its own store; a summary without personal data."""
+    settings = Settings.resolve(city.store, inbox=city.inbox, subscribers=city.subscribers,
+                                municipality_code=city.municipality_code)
+    run_id = str(task_run.get_id() or f"{city.name}-local")
+    summary = {"city": city.name, "municipality_code": city.municipality_code, "run_id": run_id}
+    try:
+        with writer_lock(settings.store, f"many-cities run {run_id} for {city.name}"):
+            con = connect(settings.store)
+            try:
+                files = daily.pending_files(con, settings.inbox, until)
+                parameters = {"files": [os.path.basename(f) for f in files], "store": str(settings.store),
+                              "max_refused_share": settings.max_refused_share,
+                              "municipality_code": settings.municipality_code, "city": city.name}
+                record = daily.run(con, settings, run_id, files, parameters,
+                                   key_for=lambda sub: subscriber_key(sub, use_prefect=True))
+            finally:
+                con.close()
+    except StoreError as exc:
+        return summary | {"status": "failed", "files": 0, "rows_applied": 0, "rows_quarantined": 0,
+                          "problems": str(exc)}
+    return summary | {"status": record.status, "files": len(record.outcomes),
+                      "rows_applied": sum(o["rows_applied"] for o in record.outcomes),
+                      "rows_quarantined": sum(o["rows_quarantined"] for o in record.outcomes),
+                      "problems": " ".join(record.problems())}
+
+
+@flow(name="many-cities", log_prints=False, persist_result=False,
+      task_runner=task_runner())
+def many_cities(cities: list[City], until: dt.date | None = None) -> list[dict]:
+    """Run the daily linkage for every city in parallel; one city's failure does not stop the others."""
+    log = get_run_logger()
+    names = [c.name for c in cities]
+    if len(set(names)) != len(names) or len({c.store for c in cities}) != len(cities):
+        return Failed(message="every city needs a name and a store of its own")
+    futures = [link_city.with_options(tags=[f"municipality:{c.municipality_code}", f"city:{c.name}"]).submit(c, until)
+               for c in cities]
+    results = [f.result() for f in futures]
+    for r in results:
+        log.info("%s (%s): %s, %d file(s), %d applied, %d quarantined", r["city"], r["municipality_code"],
+                 r["status"], r["files"], r["rows_applied"], r["rows_quarantined"])
+    create_table_artifact(key="many-cities", table=results, description="One row per city: its daily run")
+    failed = [r for r in results if r["status"] != "completed"]
+    if failed:
+        return Failed(message=" ".join(f"{r['city']}: {r['problems']}" for r in failed), data=results)
+    return results

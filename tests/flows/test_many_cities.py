@@ -1,0 +1,56 @@
+"""The many-cities flow over three generated cities: each its own store and targets, one failure stays its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from juki.settings import Settings
+from juki.store import connect
+from tasks import daily
+from tasks.audit import register_digest
+from tasks.generate import generate_city
+
+CITIES = [("kawaguchi", "112038"), ("kawagoe", "112011"), ("kumagaya", "112020")]
+
+
+@pytest.fixture
+def keys(monkeypatch):
+    from tasks.handoff import load_subscribers
+
+    for i, sub in enumerate(load_subscribers().values()):
+        monkeypatch.setenv(sub.key_env, f"{i + 1:02d}" * 32)
+
+
+def test_three_cities_run_in_parallel_each_into_its_own_store(prefect_api, tmp_path, keys):
+    """Every city's register is what a run of its own files alone gives; a refused file fails only its city."""
+    from flows.many_cities import many_cities
+
+    cities = []
+    for seed, (name, code) in enumerate(CITIES, 1):
+        generate_city(tmp_path / name / "inbox", residents=150, days=2, seed=seed, municipality_code=code)
+        cities.append({"name": name, "municipality_code": code, "store": str(tmp_path / name / "registry.duckdb")})
+    # a file of kawagoe's that names kumagaya's code: refused in kawagoe only
+    stray = next((tmp_path / "kumagaya" / "inbox").glob("*.csv"))
+    (tmp_path / "kawagoe" / "inbox" / stray.name).write_bytes(stray.read_bytes())
+
+    state = many_cities(cities=cities, return_state=True)
+
+    assert state.is_failed()
+    assert state.message.startswith("kawagoe: ") and "FILE_" in state.message and "kumagaya" not in state.message
+    by_city = {r["city"]: r for r in state.result(raise_on_failure=False)}
+    assert [by_city[n]["status"] for n, _ in CITIES] == ["completed", "failed", "completed"]
+    for name, code in CITIES:
+        root = tmp_path / name
+        files = sorted((root / "inbox").glob(f"{code}_changes_*.csv"))
+        assert by_city[name]["files"] == len(files) + (name == "kawagoe")
+        assert (root / "outbox" / "conbini" / "manifest.json").exists()
+        assert any((root / "stats").iterdir())
+        alone = Settings(store=tmp_path / "alone" / name / "registry.duckdb", municipality_code=code)
+        with connect(alone.store) as con:
+            daily.run(con, alone, "alone", [str(f) for f in files], {}, key_for=lambda sub: bytes(32))
+            expected = register_digest(con)
+        with connect(Path(root / "registry.duckdb"), read_only=True) as con:
+            assert register_digest(con) == expected
+            assert con.execute("select count(distinct run_id) from file_ledger").fetchall() == [(1,)]

@@ -19,7 +19,7 @@ from flows.hooks import report_failure
 from juki.keys import subscriber_key
 from juki.settings import Settings
 from juki.store import StoreError, connect, writer_lock
-from tasks import daily, ingest, publish
+from tasks import daily, handoff, ingest, publish
 from tasks.check import broken_invariants
 from tasks.progress import RunProgress
 from tasks.read import FILE_NAME_PATTERN, FileRefused
@@ -133,7 +133,7 @@ def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: d
             log.warning("%s: %d value(s) in columns their event type does not use were ignored; "
                         "columns outside the agreement: %s", f["file"], f["unused_values"],
                         ", ".join(c or "(blank)" for c in f["extra_columns"]) or "none")
-    _report(con, run_id, record.handoffs)
+    _report(con, run_id, record.handoffs, settings)
     return record
 
 
@@ -167,17 +167,25 @@ def _progress(files: int) -> RunProgress:
     return RunProgress(files, report=lambda percent: update_progress_artifact(artifact, percent))
 
 
-def _report(con, run_id: str, published: dict[str, list]) -> None:
+def _report(con, run_id: str, published: dict[str, list], settings: Settings) -> None:
     files = run_files(con, run_id)
     by_rule = quarantine_by_rule(con, run_id)
     as_of = latest_business_date(con)
     residents = residents_on(con, as_of) if as_of and first_baseline_date(con) else None
     create_markdown_artifact(key="daily-linkage-summary", markdown=summary_markdown(files, by_rule, residents, as_of),
                              description="Files, rows and quarantine of this run")
-    links = [f"- **{name}**: " + ", ".join(f"`{p['file']}` ({p['rows']} rows, {p['encryption']})" for p in files)
-             for name, files in published.items() if files]
+    subscribers = handoff.load_subscribers(settings.subscribers or None)
+    links = [f"- **{name}** → [{target}]({target}): " + ", ".join(
+                 f"`{p['file']}` ({p['rows']} rows, {p['encryption']})" for p in files)
+             for name, files in published.items() if files
+             for target in [_link(handoff.target_uri(subscribers[name], settings.root))]]
     if links:
         create_markdown_artifact(key="hand-offs", markdown="# Hand-offs of this run\n\n" + "\n".join(links) + "\n",
                                  description="What was published to whom (file names and counts only)")
     create_table_artifact(key="quarantine-by-rule", table=by_rule or [{"rule_id": "(none)", "rows": 0}],
                           description="Refused rows by rule id (no personal data)")
+
+
+def _link(target: str) -> str:
+    """A target as a link: URIs as they are, local folders as file:// URLs."""
+    return target if "://" in target else Path(target).resolve().as_uri()

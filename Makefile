@@ -6,8 +6,9 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 export PREFECT_LOGGING_LEVEL ?= WARNING
 RESIDENTS ?= 20000
 DAYS ?= 10
+SERVE_PORT ?= 4200
 
-.PHONY: demo test bench clean-data lock
+.PHONY: demo test bench serve clean-data lock
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q
+
+# A local Prefect server (127.0.0.1:$(SERVE_PORT), data in data/prefect/) with the deployments of
+# prefect.yaml and a worker, in the foreground until Ctrl-C.
+serve: $(VENV)/.installed
+	JUKI_SERVE_PORT=$(SERVE_PORT) exec bash scripts/serve.sh
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_ingest.py

@@ -134,6 +134,9 @@ def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: d
                         "columns outside the agreement: %s", f["file"], f["unused_values"],
                         ", ".join(c or "(blank)" for c in f["extra_columns"]) or "none")
     _report(con, run_id, record.handoffs, settings)
+    create_markdown_artifact(key="ledger-chain-head", description="The ledger chain's head after this run (anchor)",
+                             markdown=f"# Ledger chain head\n\n`{record.chain_head}`\n\nAlso appended to "
+                                      "`ledger-anchors.jsonl` beside the store; `juki audit chain` verifies it.\n")
     return record
 
 

@@ -1,5 +1,6 @@
 """The audit report: one self-contained HTML file of what the register received, applied, refused,
-published and disclosed over a period of business dates, the runs that did it and the replay verdict.
+published and disclosed over a period of business dates, the runs that did it, the replay verdict
+and the ledger chain's verdict (tasks/chain.py).
 
 No network is needed to open it (inline CSS, no scripts, fonts, images or links), every value is
 escaped, and refused rows appear as counts by rule id only. As a last guard, any 12-digit number in
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterable
 import duckdb
 
 from schemas.change_file import mask_my_number
+from tasks import chain
 
 AUDIT_SQL = Path(__file__).resolve().parent / "sql" / "audit"
 TWELVE_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
@@ -38,6 +40,12 @@ p.sub, p.note { color: #555; margin: 4px 0 12px; }
 .verdict.mismatch { color: var(--bad); background: var(--bad-bg); border-color: var(--bad); }
 .verdict.unverified { color: var(--none); background: var(--none-bg); border-color: var(--none); }
 .verdict p { margin: 6px 0 0; color: #1c1e21; }
+.chain { border-radius: 8px; padding: 10px 18px; margin: 0 0 16px; border: 1px solid; }
+.chain strong { font-size: 16px; display: block; }
+.chain.intact { color: var(--ok); background: var(--ok-bg); border-color: var(--ok); }
+.chain.broken { color: var(--bad); background: var(--bad-bg); border-color: var(--bad); }
+.chain.unsealed { color: var(--none); background: var(--none-bg); border-color: var(--none); }
+.chain p, .chain ul { margin: 6px 0 0; color: #1c1e21; }
 .figures { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0 0; padding: 0; list-style: none; }
 .figures li { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; min-width: 150px; }
 .figures b { display: block; font-size: 20px; }
@@ -85,6 +93,7 @@ def report_data(con: duckdb.DuckDBPyConnection, date_from: dt.date | None, date_
         "handoffs": handoffs,
         "disclosures": disclosures,
         "runs": _query(con, "report_runs.sql", run_ids=run_ids, **period),
+        "chain": chain.status(con) if chain.has_chain(con) else None,
     }
 
 
@@ -244,6 +253,26 @@ def _verdict_html(verdict: dict | None, period_runs: list[dict]) -> str:
             f"<p>First divergence: {_e(_first_divergence(verdict) or 'not named by the replay')}</p>{note}</section>")
 
 
+def _chain_html(state: dict | None) -> str:
+    """The ledger chain's verdict: intact (head, seals), broken (each problem) or not sealed yet."""
+    if not state or (not state["seals"] and not state["problems"]):
+        return ('<section class="chain unsealed"><strong>Ledger chain: not sealed yet</strong>'
+                "<p>No seal covers the run, file, hand-off and disclosure ledgers yet: an edit of them by hand "
+                "would not show here.</p></section>")
+    waiting = sum(state["unsealed"].values())
+    later = (f" {waiting:,} row(s) written since the last seal are not sealed yet "
+             f"({', '.join(f'{k} {v:,}' for k, v in state['unsealed'].items())}).") if waiting else ""
+    about = (f"<p>{state['seals']:,} seal(s) over run_ledger, file_ledger, handoff_ledger and disclosure_log; head "
+             f"<code>{_e(state['head'])}</code>, {_e(state['last_seal'])}.{_e(later)}</p>")
+    if not state["problems"]:
+        return ('<section class="chain intact"><strong>Ledger chain: intact</strong>'
+                f"{about}<p>Every sealed row is as sealed, and every head is the one written to the anchor file "
+                f"outside the store ({_e(state['anchors'])}).</p></section>")
+    items = "".join(f"<li>{_e(problem)}</li>" for problem in state["problems"])
+    return ('<section class="chain broken"><strong>Ledger chain: BROKEN</strong>'
+            f"{about}<p>{len(state['problems']):,} problem(s):</p><ul>{items}</ul></section>")
+
+
 def _replay_cell(verdict: dict | None, by_run: dict[str, dict]) -> Callable[[Any], Markup]:
     def cell(run_id: Any) -> Markup:
         if verdict is None:
@@ -306,9 +335,11 @@ def render(data: dict, date_from: dt.date | None, date_to: dt.date | None, verdi
         f"<style>{CSS}</style></head><body>",
         "<header><h1>Audit report of the Basic Resident Register (住民基本台帳)</h1>",
         f'<p class="sub">Business dates {_e(period)} · generated {_e(_when(generated_at))} · '
-        "from the register's ledgers (file_ledger, event, quarantine, handoff_ledger, disclosure_log, run_ledger)</p>",
+        "from the register's ledgers (file_ledger, event, quarantine, handoff_ledger, disclosure_log, run_ledger, "
+        "ledger_chain)</p>",
         "</header>",
         _verdict_html(verdict, runs),
+        _chain_html(data.get("chain")),
         '<ul class="figures">' + "".join(f"<li>{_e(label)}<b>{_e(big)}</b>{_e(small)}</li>"
                                           for label, big, small in figures) + "</ul>",
         (f'<p class="note">Register digest after the last run of the period: <code>{_e(last_digest)}</code></p>'

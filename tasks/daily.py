@@ -18,7 +18,7 @@ import duckdb
 
 from juki.provenance import code_version, lock_sha256
 from juki.settings import Settings
-from tasks import handoff, ingest, publish
+from tasks import chain, handoff, ingest, publish
 from tasks.audit import register_digest
 from tasks.check import broken_invariants
 from tasks.land import list_inbox, sha256_of
@@ -68,6 +68,7 @@ class RunRecord:
     statistics: dict[str, str]
     handoffs: dict[str, list]
     register_sha256: str
+    chain_head: str = ""  # the ledger chain's head after this run's seal (also in ledger-anchors.jsonl)
 
     def problems(self) -> list[str]:
         """One sentence per refused file and per broken check, for the run's failure message."""
@@ -126,4 +127,5 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
                 "register_sha256 = $g where run_id = $r",
                 {"s": status, "t": utc_now(), "r": run_id, "i": [o["sha256"] for o in outcomes], "g": digest,
                  "o": json.dumps({"files": outcomes, "stats": statistics, "handoffs": published}, default=str)})
-    return RunRecord(outcomes, status, broken, statistics, published, digest)
+    head = chain.seal(con, run_id)  # the run's last ledger write: everything it recorded is in this seal
+    return RunRecord(outcomes, status, broken, statistics, published, digest, head)

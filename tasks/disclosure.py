@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from juki.queries import BeforeRegister, check_known
-from tasks import handoff
+from tasks import chain, handoff
 from tasks.apply import sql
 
 LOG_SQL = Path(__file__).resolve().parent.parent / "schemas" / "disclosure_log.sql"
@@ -130,6 +130,7 @@ def reveal(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date, who
     shown = 1 if any(v["my_number"] for v in history) else 0
     # the log row goes first: if it cannot be written, no number is returned
     logged = record_reveal(con, resident_code, who, reason, persons=shown)
+    chain.seal(con)  # sealed at once: the row cannot wait for the next run to be covered
     on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
     record = on_day[-1] if on_day else None
     return {"resident_code": resident_code, "status": record["status"] if record else "unknown",

@@ -150,6 +150,42 @@ def _parser() -> argparse.ArgumentParser:
                                           "(default: a temporary folder, removed after)")
     replay.add_argument("--json", action="store_true", help="print only the JSON report on standard output")
 
+    retention = command("retention", "Erase removed records (除票) 150 years after removal; purge refused rows' "
+                                     "raw text after a year.")
+    retention.description = """\
+Erase what the privacy impact assessment says must go, in ONE transaction:
+
+- a removed record (除票) whose removal took effect more than --years (default 150) calendar years before
+  --as-of (a removal exactly 150 years ago stays): in every version of the person (both time axes) and every
+  accepted event of theirs, the My Number, names and kana, alias, birth date, sex, nationality, town and
+  address, residence and address dates, previous and destination address, 本籍 and 筆頭者, household and
+  relationship, residence status, card number and expiry and foreign-resident category are cleared, and the
+  support-measure flag becomes false;
+- the raw text of a refused row whose delivery's business date is more than --quarantine-days (default 365)
+  days before --as-of.
+
+Kept: resident codes, version numbers, valid and recorded dates, statuses, event ids, types and dates and the
+file and run each event came in; one tombstone per erased person (erased_resident: removed on, as of, run,
+versions and events cleared); a purged refused row keeps its file, line, ids and rule ids, and each delivery
+purged is logged (quarantine_purge). The archived input files are not touched.
+
+Running it again with the same --as-of erases nothing more; `juki replay` repeats it at its place. Without
+--dry-run it runs the Prefect flow `retention` and records the run in the run ledger; --dry-run only counts
+(no Prefect, nothing written). Exit status: 0 done, 1 failed, 2 usage error."""
+    retention.epilog = textwrap.dedent("""\
+        examples:
+          juki retention --dry-run                    # what would go today (Asia/Tokyo)
+          juki retention                              # erase it
+          juki retention --as-of 2026-12-31 --quarantine-days 730 --dry-run""")
+    retention.add_argument("--as-of", type=_date, help="the day to count from (default: today in Asia/Tokyo; "
+                                                       "a later day only with --dry-run)")
+    retention.add_argument("--years", type=int, default=150,
+                           help="retention of removed records in calendar years (default and minimum: 150)")
+    retention.add_argument("--quarantine-days", type=int, default=365,
+                           help="days a refused row keeps its raw text after its delivery's business date "
+                                "(default: 365)")
+    retention.add_argument("--dry-run", action="store_true", help="print what would go and change nothing")
+
     handoff = command("handoff", "Publish to a subscriber now (the daily flow also does it after every run).")
     handoff.add_argument("subscriber", choices=("conbini",), help="conbini: the convenience-store snapshot")
     handoff.add_argument("--as-of", type=_date, help="the day (default: the newest applied business date)")
@@ -176,6 +212,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--to", dest="date_to", type=_date, required=True)
     sub.add_argument("--out", required=True, help="the HTML file to write")
     sub.add_argument("--no-replay", action="store_true", help="skip the replay (verdict: not verified)")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+    sub = whats.add_parser("chain", help="verify the ledger chain against its anchor file (exit 1 on a problem)",
+                           description="Verify the hash chain over run_ledger, file_ledger, handoff_ledger and "
+                                       "disclosure_log: every sealed row as sealed, every seal in order, and "
+                                       "every head the one in ledger-anchors.jsonl beside the store.")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
 
     generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
@@ -317,9 +358,28 @@ def _reveal(args) -> int:
     return EXIT_OK
 
 
+def _audit_chain(args) -> int:
+    from tasks import chain
+
+    settings = _settings(args)
+    with _read_only(args) as con:
+        state = chain.status(con, chain.anchors_beside(settings.store))
+    for problem in state["problems"]:
+        print(problem)
+    if state["problems"]:
+        return EXIT_FAILED
+    if state["seals"]:
+        print(f"the ledger chain is intact: {state['seals']} seal(s), head {state['head']}, {state['last_seal']}.")
+    else:
+        print("the ledger chain holds no seal yet.")
+    return EXIT_OK
+
+
 def cmd_audit(args) -> int:
     from tasks import disclosure
 
+    if args.what == "chain":
+        return _audit_chain(args)
     if args.what == "disclosures":
         with _read_only(args) as con:
             rows = disclosure.disclosures(con, args.date_from, args.date_to)
@@ -390,11 +450,51 @@ def cmd_replay(args) -> int:
     return run_replay(settings, args.until, args.verify, args.json, args.scratch)
 
 
+def cmd_retention(args) -> int:
+    from tasks import retention
+
+    settings = _settings(args)
+    if not settings.store.exists():
+        raise UsageError(f"no store at {settings.store}: pass --store")
+    if args.years < 1 or args.quarantine_days < 0:
+        raise UsageError("--years must be at least 1 and --quarantine-days at least 0")
+    as_of = args.as_of or retention.today()
+    if args.dry_run:
+        return _retention_dry_run(args, as_of)
+    if as_of > retention.today():
+        raise UsageError(f"--as-of {as_of} is after today: records would be erased before their retention period "
+                         "ends; add --dry-run to see what would go then")
+    if args.years < retention.YEARS:
+        raise UsageError(f"--years {args.years} is shorter than the {retention.YEARS} years a removed record must "
+                         "be kept (住民基本台帳法施行令第34条); add --dry-run to see what would go")
+    from juki.runner import run_retention
+
+    return run_retention(settings, as_of, args.years, args.quarantine_days)
+
+
+def _retention_dry_run(args, as_of: dt.date) -> int:
+    from juki.store import StoreError, connect
+    from tasks import retention
+
+    con = _read_only(args)
+    try:
+        if not retention.has_schema(con):  # no writing command opened the store since retention came
+            con.close()
+            con = connect(_settings(args).store)  # adds the empty retention tables, as every writer does
+        erasure = retention.plan_erasure(con, as_of, args.years, args.quarantine_days)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        con.close()
+    print(retention.summary(erasure, as_of, args.years, args.quarantine_days, dry_run=True))
+    return EXIT_OK
+
+
 def cmd_handoff(args) -> int:
     from juki.keys import subscriber_key
     from juki.queries import BeforeRegister, check_known
     from juki.store import StoreError, connect
-    from tasks import disclosure, handoff
+    from tasks import chain, disclosure, handoff
     from tasks.summary import latest_business_date
 
     settings = _settings(args)
@@ -409,6 +509,7 @@ def cmd_handoff(args) -> int:
             manifest = handoff.publish_conbini(con, handoff.target_uri(subscriber, settings.root, args.target),
                                                as_of, key, args.plaintext, run_id="cli")
             disclosure.record_publish(con, subscriber, manifest, "cli")
+            chain.seal(con)  # written outside a run: sealed at once, not by the next run
     except handoff.KeyMissing as exc:
         raise UsageError(str(exc)) from None
     except (BeforeRegister, StoreError) as exc:
@@ -431,7 +532,7 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay,
+COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay, "retention": cmd_retention,
             "generate": cmd_generate}
 
 if __name__ == "__main__":

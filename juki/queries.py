@@ -47,8 +47,22 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
     history = [_public(v) for v in versions]
     on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
     record = on_day[-1] if on_day else None
-    return {"resident_code": resident_code, "status": record["status"] if record else "unknown",
-            "record": record, "history": history}
+    shown = {"resident_code": resident_code, "status": record["status"] if record else "unknown",
+             "record": record, "history": history}
+    erased = _erasure(con, resident_code)
+    if erased:
+        shown["erased"] = erased
+    return shown
+
+
+def _erasure(con: duckdb.DuckDBPyConnection, resident_code: str) -> dict | None:
+    # the tombstone says why the record is blank: erased under the retention rule, not lost
+    if not con.execute("select count(*) from information_schema.tables where table_name = 'erased_resident'"
+                       ).fetchall()[0][0]:
+        return None
+    found = con.sql("select removed_on, as_of, years, run_id, erased_at from erased_resident "
+                    "where resident_code = $c", params={"c": resident_code}).pl().to_dicts()
+    return found[0] if found else None
 
 
 def _public(version: dict) -> dict:
@@ -60,6 +74,11 @@ def _public(version: dict) -> dict:
 def show_text(shown: dict) -> str:
     """A person as readable lines."""
     lines = [f"resident_code  {shown['resident_code']}", f"status         {shown['status']}"]
+    erased = shown.get("erased")
+    if erased:
+        lines.append(f"erased         {erased['erased_at']:%Y-%m-%d} UTC by retention run {erased['run_id']} (removed "
+                     f"{erased['removed_on']}, more than {erased['years']} years before {erased['as_of']}); "
+                     "personal columns cleared")
     record = shown["record"]
     if record:
         lines.append("record:")

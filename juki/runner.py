@@ -74,3 +74,21 @@ def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json:
     else:
         print(report_text(result) if "runs" in result else result["summary"])
     return 1 if state.is_failed() else 0
+
+
+def run_retention(settings: Settings, as_of: dt.date | None, years: int, quarantine_days: int,
+                  dry_run: bool = False) -> int:
+    """Run the retention flow; 0 when it erased (or counted) what was due, 1 when it failed."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+    from flows.retention import retention
+
+    state = retention(store=str(settings.store), as_of=as_of, years=years, quarantine_days=quarantine_days,
+                      dry_run=dry_run, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        print(f"juki: {result}", file=sys.stderr)
+        return 1
+    print(result["summary"], file=sys.stderr if state.is_failed() else sys.stdout)
+    return 1 if state.is_failed() else 0

@@ -14,7 +14,7 @@ from typing import Iterator
 import duckdb
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-SCHEMA_FILES = ("register.sql", "handoff_ledger.sql", "disclosure_log.sql", "migrations.sql")
+SCHEMA_FILES = ("register.sql", "handoff_ledger.sql", "disclosure_log.sql", "migrations.sql", "ledger_chain.sql", "retention.sql")
 
 
 class StoreError(Exception):

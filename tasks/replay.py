@@ -27,7 +27,7 @@ import polars as pl
 from juki.settings import Settings
 from juki.store import connect
 from schemas.change_file import FILE_NAME_PATTERN
-from tasks import daily, handoff, ingest
+from tasks import chain, daily, handoff, ingest, retention
 from tasks.daily import FLOW_NAME, RunRecord
 from tasks.audit import AUDIT_SQL, register_digest
 
@@ -66,6 +66,7 @@ class RecordedRun:
     handoffs: tuple[dict, ...]
     problems: tuple[Divergence, ...] = ()
     history_sha256: str | None = None  # the live register's digest as known when the run finished
+    erased_later: tuple[str, ...] = ()  # residents erased after the run: left out of history_sha256
 
     @property
     def label(self) -> str:
@@ -230,19 +231,24 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
                     if _has_table(con, "handoff_ledger") else [])
         for row in ledger:
             row["parameters"], row["outputs"] = _json(row["parameters"]), _json(row["outputs"])
-        daily = [r for r in ledger if r["flow_name"] == FLOW_NAME]
-        order = _ordered(deliveries, daily)
+        replayed = [r for r in ledger if r["flow_name"] == FLOW_NAME or retention.replayable(r)]
+        order = _ordered(deliveries, replayed)
         kept = _until(order, until)
         live = _live_digests(con) if verify and len(kept) == len(order) else None
-        history = {run_id: digest_at(con, row["finished_at"]) for run_id, row, _files in kept
-                   if verify and row is not None and row["finished_at"] is not None}
+        history, erased = {}, {}
+        for run_id, row, _files in kept:
+            if verify and row is not None and row["finished_at"] is not None:
+                # a retention run since cleared some residents' rows as known then: prove the others
+                erased[run_id] = codes = retention.erased_after(con, row["finished_at"])
+                history[run_id] = (retention.digest_without(con, codes, row["finished_at"]) if codes
+                                   else digest_at(con, row["finished_at"]))
     runs, total = [], len(order)
     problems = _ledger_problems(deliveries, order, total)
     for position, (run_id, row, files) in enumerate(kept, 1):
         runs.append(RecordedRun(run_id, position, total, row, tuple(files),
                                 tuple(h for h in handoffs if h["run_id"] == run_id), tuple(problems.get(run_id, ())),
-                                history.get(run_id)))
-    return Plan(tuple(runs), settings.archive, later=len(order) - len(kept), other_flows=len(ledger) - len(daily),
+                                history.get(run_id), erased.get(run_id, ())))
+    return Plan(tuple(runs), settings.archive, later=len(order) - len(kept), other_flows=len(ledger) - len(replayed),
                 live=live)
 
 
@@ -268,13 +274,13 @@ def _file_date(row: dict) -> dt.date | None:
     return dt.datetime.strptime(match["date"], "%Y%m%d").date() if match else None
 
 
-def _ordered(deliveries: list[dict], daily: list[dict]) -> list[tuple[str, dict | None, list[dict]]]:
+def _ordered(deliveries: list[dict], runs: list[dict]) -> list[tuple[str, dict | None, list[dict]]]:
     """Runs grouped by run id in delivery order; runs without files where their start time puts them."""
     by_run: dict[str, list[dict]] = {}
     for row in deliveries:
         by_run.setdefault(row["run_id"], []).append(row)
-    recorded = {r["run_id"]: r for r in daily}
-    without_files = [r for r in daily if r["run_id"] not in by_run]  # already in start order
+    recorded = {r["run_id"]: r for r in runs}
+    without_files = [r for r in runs if r["run_id"] not in by_run]  # already in start order
     order: list[tuple[str, dict | None, list[dict]]] = []
     for run_id, files in by_run.items():  # dicts keep insertion order: first delivery first
         row = recorded.get(run_id)
@@ -330,7 +336,8 @@ def _label(order: list, run_id: str, total: int) -> str:
 
 def _live_digests(con: duckdb.DuckDBPyConnection) -> dict:
     ledgers = _rows(con, (AUDIT_SQL / "ledger_digests.sql").read_text(encoding="utf-8"))[0]
-    return {"register_sha256": register_digest(con), **ledgers}
+    # the chain is verified on the live store itself: the scratch store's chain has other times
+    return {"register_sha256": register_digest(con), **ledgers, "chain": chain.verify(con)}
 
 
 # --- the scratch register -------------------------------------------------------------------------
@@ -397,7 +404,11 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         record = None
         parameters = (run.ledger or {}).get("parameters") or {}
         share = parameters.get("max_refused_share")
-        if run.finished:
+        if run.ledger is not None and run.ledger["flow_name"] == retention.FLOW_NAME:  # erase as recorded
+            status, digest = retention.rerun(con, run.run_id, parameters)
+            record = RunRecord([], status, {}, {}, {}, digest)
+            verdict.dates, verdict.register_sha256 = [parameters["as_of"]], digest
+        elif run.finished:
             record = daily.run(con, scratch, run.run_id, uris, parameters, plaintext=True, max_refused_share=share,
                                target_for=functools.partial(scratch_target, scratch))
             verdict.register_sha256 = record.register_sha256
@@ -448,7 +459,8 @@ def compare_run(con: duckdb.DuckDBPyConnection, run: RecordedRun, record: RunRec
             ledger["status"], record.status)
     if ledger["register_sha256"] != record.register_sha256:
         found.append(_register_divergence(con, run, record.register_sha256, name_residents, live_store))
-    elif run.history_sha256 is not None and run.history_sha256 != record.register_sha256:
+    elif run.history_sha256 is not None and run.history_sha256 != (
+            retention.digest_without(con, run.erased_later) if run.erased_later else record.register_sha256):
         found.append(_history_divergence(con, run, name_residents, live_store))
     _compare_statistics(say, outputs.get("stats") or {}, record.statistics)
     _compare_handoffs(say, outputs.get("handoffs") or {}, record.handoffs, run.handoffs)
@@ -599,7 +611,8 @@ def differing_residents(con: duckdb.DuckDBPyConnection, live_store: Path,
 
 
 def closing_checks(con: duckdb.DuckDBPyConnection, settings: Settings, recorded: Plan) -> list[Divergence]:
-    """After replaying every run: the live register now, its events and its quarantine are the replay's."""
+    """After replaying every run: the live register now, its events and its quarantine are the replay's, and
+    the live ledger chain is intact and agrees with its anchor file."""
     if recorded.live is None:
         return []
     found = []
@@ -618,6 +631,7 @@ def closing_checks(con: duckdb.DuckDBPyConnection, settings: Settings, recorded:
                 "ledger", f"the live ledger of {what} holds {live[count]} row(s) with digest {_short(live[digest])}, "
                 f"the replay {mine[count]} with {_short(mine[digest])}: rows were added, removed or edited by hand.",
                 None, live[digest], mine[digest]))
+    found += [Divergence("ledger chain", message) for message in live.get("chain", ())]
     return found
 
 

@@ -1,0 +1,58 @@
+"""Retention (保存期間): removed records erased 150 years after removal, refused rows' raw text purged. Wiring only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Failed
+
+from juki.settings import Settings
+from juki.store import StoreError, connect, writer_lock
+from tasks import retention as retaining
+
+# The tasks read and clear personal data: no caching, no persisted results (they return counts anyway).
+_PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
+
+plan_erasure = task(name="plan erasure", **_PRIVATE)(retaining.plan_erasure)
+erase = task(name="erase", **_PRIVATE)(retaining.erase)
+
+
+@flow(name="retention", log_prints=False, persist_result=False)
+def retention(store: str | None = None, as_of: dt.date | None = None, years: int = retaining.YEARS,
+              quarantine_days: int = retaining.QUARANTINE_DAYS, dry_run: bool = False) -> dict:
+    """Erase removed records (除票) removed more than `years` years before `as_of` (default: today in Tokyo) and
+    purge refused rows' raw text older than `quarantine_days`; with dry_run only count what would go."""
+    log = get_run_logger()
+    settings = Settings.resolve(store)
+    as_of = as_of or retaining.today()
+    run_id = str(flow_run.get_id() or "local")
+    try:
+        if not settings.store.exists():
+            raise StoreError(f"no store at {settings.store}: nothing to erase")
+        with writer_lock(settings.store, f"retention run {run_id}"):
+            con = connect(settings.store)
+            try:
+                retaining.record_start(con, run_id, retaining.parameters(as_of, years, quarantine_days, dry_run,
+                                                                         str(settings.store)))
+                try:
+                    erasure = (plan_erasure(con, as_of, years, quarantine_days) if dry_run
+                               else erase(con, as_of, years, quarantine_days, run_id))
+                except retaining.RetentionError:
+                    retaining.record_finish(con, run_id, "failed", None, dry_run)
+                    raise
+                retaining.record_finish(con, run_id, "completed", erasure, dry_run)
+            finally:
+                con.close()
+    except (StoreError, retaining.RetentionError) as exc:
+        log.error(str(exc))
+        return Failed(message=str(exc), data={"ok": False, "summary": str(exc)})
+    summary = retaining.summary(erasure, as_of, years, quarantine_days, dry_run)
+    log.info(summary)
+    create_markdown_artifact(key="retention", description="What the retention run erased, or would: counts only",
+                             markdown=retaining.summary_markdown(erasure, as_of, years, quarantine_days, dry_run))
+    return {"ok": True, "summary": summary, "run_id": run_id, "as_of": as_of.isoformat(), "dry_run": dry_run,
+            **erasure.as_dict()}

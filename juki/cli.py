@@ -17,6 +17,7 @@ front office's daily change files (異動データ) through Prefect flows.
 
 The store is --store PATH, else $JUKI_STORE, else data/registry.duckdb. Beside it live
 inbox/ (files waiting for `juki daily`), archive/ (every file as received, by SHA-256).
+Subscribers (targets, key variables) are schemas/subscribers.yaml, or the file in $JUKI_SUBSCRIBERS.
 
 Exit status: 0 work done (rows may be quarantined); 1 a file was refused or a check failed;
 2 usage error (unknown command, bad date, no store)."""

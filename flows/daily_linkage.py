@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from flows.hooks import report_failure
+from flows.hooks import ledger_run_id, report_failure
 from juki.keys import subscriber_key
 from juki.settings import Settings
 from juki.store import StoreError, connect, writer_lock
@@ -89,7 +89,8 @@ STEPS = daily.Steps(
 )
 
 
-def _key(sub):
+def prefect_key(sub):
+    """A subscriber's key from its environment variable or its Prefect Secret block."""
     return subscriber_key(sub, use_prefect=True)
 
 
@@ -101,7 +102,7 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
     log = get_run_logger()
     settings = Settings.resolve(store, max_refused_share=max_refused_share, inbox=inbox, subscribers=subscribers,
                                 municipality_code=municipality_code)
-    run_id = str(flow_run.get_id() or "local")
+    run_id = ledger_run_id()
     try:
         with writer_lock(settings.store, f"daily-linkage run {run_id}"):
             con = connect(settings.store)
@@ -124,7 +125,7 @@ def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: d
     run_tags = _tag_run(settings, chosen)
     progress = _progress(len(chosen))
     with tags(*run_tags):
-        record = daily.run(con, settings, run_id, chosen, _parameters(settings, chosen), key_for=_key,
+        record = daily.run(con, settings, run_id, chosen, daily.parameters(settings, chosen), key_for=prefect_key,
                            steps=dataclasses.replace(STEPS, stages=progress.wrap(STEPS.stages)),
                            log=log.info, file_done=progress.file_done)
     progress.finished()
@@ -138,12 +139,6 @@ def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: d
                              markdown=f"# Ledger chain head\n\n`{record.chain_head}`\n\nAlso appended to "
                                       "`ledger-anchors.jsonl` beside the store; `juki audit chain` verifies it.\n")
     return record
-
-
-def _parameters(settings: Settings, files: list[str]) -> dict:
-    """What the run ledger keeps of the run's parameters: names and settings, no personal data."""
-    return {"files": [Path(f).name for f in files], "store": str(settings.store),
-            "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code}
 
 
 def _tag_run(settings: Settings, files: list[str]) -> list[str]:

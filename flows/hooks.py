@@ -1,13 +1,29 @@
-"""What a failed run leaves behind: a markdown artifact, and a call to the failure webhook when one is set up."""
+"""What every flow shares: the run's id in the ledgers, and what a failed run leaves behind."""
 
 from __future__ import annotations
 
 import os
+import re
 
 from prefect.logging import get_logger
 
 # The name of a Prefect Webhook block (`prefect block create webhook`, or Webhook(url=…).save(name)).
 WEBHOOK_BLOCK = "juki-failure-webhook"
+
+
+def ledger_run_id() -> str:
+    """The flow run's id, with the attempt number from the second attempt on (a retry is a run of its own)."""
+    from prefect.runtime import flow_run
+
+    run_id = str(flow_run.get_id() or "local")
+    attempt = flow_run.get_run_count() if flow_run.get_id() else 1
+    return run_id if attempt <= 1 else f"{run_id}-attempt-{attempt}"
+
+
+def safe_message(message: str | None) -> str:
+    """The first line of a state's message, long digit runs masked: a crash text can quote a value."""
+    first = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+    return re.sub(r"\d{6,}", "…", first)
 
 
 def failure_markdown(flow_name: str, run_name: str, message: str) -> str:
@@ -23,7 +39,8 @@ def report_failure(flow, flow_run, state) -> None:
     from prefect.client.schemas.actions import ArtifactCreate
 
     log = get_logger("juki.failure")
-    text = failure_markdown(flow.name, flow_run.name, state.message or "")
+    message = safe_message(state.message)
+    text = failure_markdown(flow.name, flow_run.name, message)
     with get_client(sync_client=True) as client:
         client.create_artifact(ArtifactCreate(key="failure", type="markdown", data=text, flow_run_id=flow_run.id,
                                               description=f"Why {flow.name} failed"))
@@ -32,7 +49,7 @@ def report_failure(flow, flow_run, state) -> None:
     if webhook is None:
         return
     payload = {"flow": flow.name, "flow_run_id": str(flow_run.id), "flow_run_name": flow_run.name,
-               "state": state.name, "message": state.message or "", "tags": list(flow_run.tags or [])}
+               "state": state.name, "message": message, "tags": list(flow_run.tags or [])}
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     response = run_coro_as_sync(webhook.call(payload))

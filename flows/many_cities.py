@@ -6,6 +6,7 @@ import datetime as dt
 import os
 
 from prefect import flow, get_run_logger, task
+from prefect.futures import wait
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
@@ -13,7 +14,8 @@ from prefect.states import Failed
 from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel, Field
 
-from juki.keys import subscriber_key
+from flows import daily_linkage
+from flows.hooks import report_failure
 from juki.settings import Settings
 from juki.store import StoreError, connect, writer_lock
 from tasks import daily
@@ -55,12 +57,10 @@ def link_city(city: City, until: dt.date | None = None) -> dict:
         with writer_lock(settings.store, f"many-cities run {run_id} for {city.name}"):
             con = connect(settings.store)
             try:
-                files = daily.pending_files(con, settings.inbox, until)
-                parameters = {"files": [os.path.basename(f) for f in files], "store": str(settings.store),
-                              "max_refused_share": settings.max_refused_share,
-                              "municipality_code": settings.municipality_code, "city": city.name}
-                record = daily.run(con, settings, run_id, files, parameters,
-                                   key_for=lambda sub: subscriber_key(sub, use_prefect=True))
+                files = daily_linkage.pending_files(con, settings.inbox, until)
+                # the daily flow's steps: the same I/O retries, statistics and hand-off artifacts per city
+                record = daily.run(con, settings, run_id, files, daily.parameters(settings, files, city=city.name),
+                                   key_for=daily_linkage.prefect_key, steps=daily_linkage.STEPS)
             finally:
                 con.close()
     except StoreError as exc:
@@ -72,7 +72,17 @@ def link_city(city: City, until: dt.date | None = None) -> dict:
                       "problems": " ".join(record.problems())}
 
 
-@flow(name="many-cities", log_prints=False, persist_result=False,
+def _outcome(city: City, future) -> dict:
+    """A city's summary, or one that says it crashed (the exception's type only: its text may quote data)."""
+    result = future.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        return {"city": city.name, "municipality_code": city.municipality_code, "run_id": str(future.task_run_id),
+                "status": "crashed", "files": 0, "rows_applied": 0, "rows_quarantined": 0,
+                "problems": f"crashed ({type(result).__name__}); see the task run's logs"}
+    return result
+
+
+@flow(name="many-cities", log_prints=False, persist_result=False, on_failure=[report_failure],
       task_runner=task_runner())
 def many_cities(cities: list[City], until: dt.date | None = None) -> list[dict]:
     """Run the daily linkage for every city in parallel; one city's failure does not stop the others."""
@@ -82,7 +92,8 @@ def many_cities(cities: list[City], until: dt.date | None = None) -> list[dict]:
         return Failed(message="every city needs a name and a store of its own")
     futures = [link_city.with_options(tags=[f"municipality:{c.municipality_code}", f"city:{c.name}"]).submit(c, until)
                for c in cities]
-    results = [f.result() for f in futures]
+    wait(futures)  # every city ends, however another one did
+    results = [_outcome(city, future) for city, future in zip(cities, futures)]
     for r in results:
         log.info("%s (%s): %s, %d file(s), %d applied, %d quarantined", r["city"], r["municipality_code"],
                  r["status"], r["files"], r["rows_applied"], r["rows_quarantined"])

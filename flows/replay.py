@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from flows.hooks import report_failure
 from juki.settings import Settings
 from juki.store import StoreError
 from tasks import replay as replaying
@@ -27,7 +28,7 @@ STEPS = replaying.Steps(
 )
 
 
-@flow(name="replay", log_prints=False, persist_result=False)
+@flow(name="replay", log_prints=False, persist_result=False, on_failure=[report_failure])
 def replay(store: str | None = None, until: dt.date | None = None, verify: bool = False,
            scratch: str | None = None) -> dict:
     """Replay the recorded daily runs (up to `until`) into `scratch` (default: a temporary folder); verify digests."""

@@ -7,9 +7,9 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from prefect.states import Failed
 
+from flows.hooks import ledger_run_id, report_failure
 from juki.settings import Settings
 from juki.store import StoreError, connect, writer_lock
 from tasks import retention as retaining
@@ -21,7 +21,7 @@ plan_erasure = task(name="plan erasure", **_PRIVATE)(retaining.plan_erasure)
 erase = task(name="erase", **_PRIVATE)(retaining.erase)
 
 
-@flow(name="retention", log_prints=False, persist_result=False)
+@flow(name="retention", log_prints=False, persist_result=False, on_failure=[report_failure])
 def retention(store: str | None = None, as_of: dt.date | None = None, years: int = retaining.YEARS,
               quarantine_days: int = retaining.QUARANTINE_DAYS, dry_run: bool = False) -> dict:
     """Erase removed records (除票) removed more than `years` years before `as_of` (default: today in Tokyo) and
@@ -29,7 +29,7 @@ def retention(store: str | None = None, as_of: dt.date | None = None, years: int
     log = get_run_logger()
     settings = Settings.resolve(store)
     as_of = as_of or retaining.today()
-    run_id = str(flow_run.get_id() or "local")
+    run_id = ledger_run_id()
     try:
         if not settings.store.exists():
             raise StoreError(f"no store at {settings.store}: nothing to erase")
@@ -41,8 +41,9 @@ def retention(store: str | None = None, as_of: dt.date | None = None, years: int
                 try:
                     erasure = (plan_erasure(con, as_of, years, quarantine_days) if dry_run
                                else erase(con, as_of, years, quarantine_days, run_id))
-                except retaining.RetentionError:
-                    retaining.record_finish(con, run_id, "failed", None, dry_run)
+                except BaseException as exc:  # erase rolled back: nothing changed; the row says how it ended
+                    retaining.record_finish(con, run_id, "failed" if isinstance(exc, retaining.RetentionError)
+                                            else "crashed", None, dry_run)
                     raise
                 retaining.record_finish(con, run_id, "completed", erasure, dry_run)
             finally:

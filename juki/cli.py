@@ -474,7 +474,7 @@ def cmd_retention(args) -> int:
 
 
 def _retention_dry_run(args, as_of: dt.date) -> int:
-    from juki.store import StoreError, connect
+    from juki.store import StoreBusy, StoreError, connect
     from tasks import retention
 
     con = _read_only(args)
@@ -483,6 +483,9 @@ def _retention_dry_run(args, as_of: dt.date) -> int:
             con.close()
             con = connect(_settings(args).store)  # adds the empty retention tables, as every writer does
         erasure = retention.plan_erasure(con, as_of, args.years, args.quarantine_days)
+    except StoreBusy as exc:  # not a usage mistake: try again later
+        print(f"juki: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     finally:

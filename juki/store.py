@@ -7,7 +7,6 @@ import datetime as dt
 import fcntl
 import os
 import re
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -48,25 +47,20 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 @contextlib.contextmanager
-def writer_lock(path: Path, holder: str, wait_seconds: float = 0.0) -> Iterator[None]:
-    """Hold the store's writer lock for a whole run; StoreBusy names the run holding it when it stays taken."""
+def writer_lock(path: Path, holder: str) -> Iterator[None]:
+    """Hold the store's writer lock for a whole run; StoreBusy, naming the run holding it, when it is taken."""
     # DuckDB locks the file against other processes only: two runs in one process would share it.
     # flock on a file beside the store serialises threads and processes alike, and ends with the process.
     lock = Path(path).with_name(Path(path).name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    other = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "another juki run"
-                    raise StoreBusy(f"the store {path} is busy: {other} is writing to it; this run changed "
-                                    "nothing; try again when it has finished") from None
-                time.sleep(0.2)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "another juki run"
+            raise StoreBusy(f"the store {path} is busy: {other} is writing to it; this run changed "
+                            "nothing; try again when it has finished") from None
         since = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{holder} (process {os.getpid()}, since {since})".encode(), 0)

@@ -117,24 +117,9 @@ else
     echo "serve: created the process work pool $POOL" >&2
 fi
 
-# Every deployment whose entrypoint file is in the checkout (a flow still being written is left out,
-# with a warning, rather than stopping the others from being deployed).
-mapfile -t missing < <("$PY" -c 'import pathlib, yaml
-for d in yaml.safe_load(open("prefect.yaml", encoding="utf-8"))["deployments"]:
-    if not pathlib.Path(d["entrypoint"].split(":")[0]).is_file():
-        print(d["name"])')
 DEPLOY_LOG=$PREFECT_HOME/deploy.log
 echo "serve: deploying prefect.yaml (log: ${DEPLOY_LOG#"$ROOT"/}) …" >&2
-if (( ${#missing[@]} == 0 )); then
-    deploy=(--all)
-else
-    echo "serve: not deploying ${missing[*]}: its entrypoint file is not in the checkout" >&2
-    mapfile -t names < <("$PY" -c 'import sys, yaml
-for d in yaml.safe_load(open("prefect.yaml", encoding="utf-8"))["deployments"]:
-    if d["name"] not in sys.argv[1:]:
-        print("--name", d["name"], sep="\n")' "${missing[@]}")
-    deploy=("${names[@]}")
-fi
+deploy=(--all)
 if ! "$PREFECT" --no-prompt deploy "${deploy[@]}" >"$DEPLOY_LOG" 2>&1; then
     echo "serve: \`prefect deploy\` failed; the end of ${DEPLOY_LOG#"$ROOT"/}:" >&2
     tail -n 30 "$DEPLOY_LOG" >&2

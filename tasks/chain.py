@@ -195,6 +195,7 @@ def seal(con: duckdb.DuckDBPyConnection, run_id: str | None = None, anchors: Pat
     row["chain_sha256"] = chain_hash(previous, row["content_sha256"])
     anchor = {"seq": row["seq"], "run_id": run_id, "head": row["chain_sha256"],
               "sealed_at": _iso(row["sealed_at"]) + "Z"}
+    size = path.stat().st_size if path.exists() else 0
     con.begin()
     try:
         con.execute(f"insert into ledger_chain ({', '.join(row)}) values ({', '.join('$' + k for k in row)})", row)
@@ -203,6 +204,8 @@ def seal(con: duckdb.DuckDBPyConnection, run_id: str | None = None, anchors: Pat
         con.commit()
     except BaseException:
         con.rollback()
+        if path.exists() and path.stat().st_size > size:  # nor an anchor the store lacks
+            os.truncate(path, size)
         raise
     return row["chain_sha256"]
 

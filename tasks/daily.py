@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,18 @@ def record_start(con: duckdb.DuckDBPyConnection, run_id: str, parameters: dict, 
                  "t": utc_now()})
 
 
+def parameters(settings: Settings, files: list[str], **extra) -> dict:
+    """What the run ledger keeps of a run's parameters: file names and settings, no personal data."""
+    subscribers = Path(settings.subscribers) if settings.subscribers else handoff.SUBSCRIBERS_YAML
+    return {"files": [Path(f).name for f in files], "store": str(settings.store),
+            "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code,
+            "subscribers": str(subscribers.resolve()), "subscribers_sha256": _sha256_of(subscribers), **extra}
+
+
+def _sha256_of(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: list[str], parameters: dict,
         key_for: KeyFor = lambda sub: None, plaintext: bool = False, max_refused_share: float | None = None,
         steps: Steps | None = None, target_for: Callable[[handoff.Subscriber], str] | None = None,
@@ -103,23 +116,27 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
     """Files in the order given, the invariants and balance, statistics, hand-offs, then the run ledger row."""
     steps = steps or Steps()
     record_start(con, run_id, parameters)
-    share = settings.max_refused_share if max_refused_share is None else max_refused_share
-    outcomes = []
-    for index, uri in enumerate(uris):
-        outcome = ingest.ingest_file(con, uri, settings.archive, settings.municipality_code, share, run_id,
-                                     steps.stages).as_dict()
-        log(f"{outcome['file']}: {outcome['status']}, {outcome['rows_read']} read, {outcome['rows_applied']} "
-            f"applied, {outcome['rows_quarantined']} quarantined, {outcome['rows_skipped']} skipped")
-        outcomes.append(outcome)
-        file_done(index)
-    broken: dict = steps.check(con)
-    for day in applied_dates(con, run_id):
-        problem = steps.balance(con, day)
-        if problem:
-            broken[f"balance on {day}"] = problem
-    statistics = steps.statistics(con, run_id, settings.stats)
-    published, refusals = steps.handoffs(con, run_id, settings.root, key_for, plaintext=plaintext, log=log,
-                                         subscribers=settings.subscribers or None, target_for=target_for)
+    outcomes: list[dict] = []
+    try:
+        for index, uri in enumerate(uris):
+            outcome = ingest.ingest_file(con, uri, settings.archive, settings.municipality_code,
+                                         settings.max_refused_share if max_refused_share is None else max_refused_share,
+                                         run_id, steps.stages).as_dict()
+            log(f"{outcome['file']}: {outcome['status']}, {outcome['rows_read']} read, {outcome['rows_applied']} "
+                f"applied, {outcome['rows_quarantined']} quarantined, {outcome['rows_skipped']} skipped")
+            outcomes.append(outcome)
+            file_done(index)
+        broken: dict = steps.check(con)
+        for day in applied_dates(con, run_id):
+            problem = steps.balance(con, day)
+            if problem:
+                broken[f"balance on {day}"] = problem
+        statistics = steps.statistics(con, run_id, settings.stats)
+        published, refusals = steps.handoffs(con, run_id, settings.root, key_for, plaintext=plaintext, log=log,
+                                             subscribers=settings.subscribers or None, target_for=target_for)
+    except BaseException as exc:
+        record_crash(con, run_id, outcomes, exc)
+        raise
     broken |= {f"hand-off {name}": problem for name, problem in refusals.items()}
     status = "failed" if broken or any(o["status"] == "refused" for o in outcomes) else "completed"
     digest = register_digest(con)
@@ -129,3 +146,19 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
                  "o": json.dumps({"files": outcomes, "stats": statistics, "handoffs": published}, default=str)})
     head = chain.seal(con, run_id)  # the run's last ledger write: everything it recorded is in this seal
     return RunRecord(outcomes, status, broken, statistics, published, digest, head)
+
+
+def record_crash(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[dict], exc: BaseException) -> None:
+    """Close the ledger row of a run that raised (status crashed, the files it took in) and seal it."""
+    try:
+        try:
+            con.execute("rollback")  # a step may have raised inside its own transaction
+        except duckdb.Error:
+            pass
+        con.execute("update run_ledger set status = 'crashed', finished_at = $t, outputs = $o, input_sha256 = $i "
+                    "where run_id = $r",
+                    {"t": utc_now(), "r": run_id, "i": [o["sha256"] for o in outcomes],
+                     "o": json.dumps({"files": outcomes, "crashed": type(exc).__name__}, default=str)})
+        chain.seal(con, run_id)
+    except Exception:  # the run's own error is the one to report
+        pass

@@ -10,6 +10,7 @@ command line; never a My Number.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -74,7 +75,9 @@ class RecordedRun:
 
     @property
     def finished(self) -> bool:
-        return self.ledger is not None and self.ledger["finished_at"] is not None
+        """The run recorded its outcome (a crashed run recorded none to compare with)."""
+        return (self.ledger is not None and self.ledger["finished_at"] is not None
+                and self.ledger["status"] != "crashed")
 
     @property
     def dates(self) -> list[dt.date]:
@@ -359,6 +362,26 @@ def scratch_settings(settings: Settings, scratch: Path) -> Settings:
                     max_refused_share=settings.max_refused_share, subscribers=settings.subscribers)
 
 
+def run_settings(scratch: Settings, parameters: dict) -> Settings:
+    """The scratch settings with the run's recorded municipality and subscribers file (many cities differ)."""
+    return dataclasses.replace(scratch, municipality_code=parameters.get("municipality_code") or scratch.municipality_code,
+                               subscribers=parameters.get("subscribers") or scratch.subscribers)
+
+
+def _subscribers_changed(run: RecordedRun, parameters: dict) -> list[Divergence]:
+    """A divergence when the subscribers file the run used is gone or has other bytes now."""
+    recorded, path = parameters.get("subscribers_sha256"), parameters.get("subscribers")
+    if not recorded or not path:
+        return []
+    now = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else None
+    if now == recorded:
+        return []
+    what = "is missing" if now is None else f"has other bytes now (SHA-256 {_short(now)})"
+    return [Divergence("input", f"{run.label}: the subscribers file {path} the run used (SHA-256 {_short(recorded)}) "
+                       f"{what}; its hand-offs are recomputed with what is there.", run.run_id,
+                       recorded=recorded, replayed=now)]
+
+
 def scratch_target(scratch: Settings, subscriber: handoff.Subscriber) -> str:
     """Where the replay writes a subscriber's files: its own folder in scratch, never the subscriber's target."""
     return str(Path(scratch.outbox) / subscriber.name) + "/"
@@ -404,6 +427,7 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         record = None
         parameters = (run.ledger or {}).get("parameters") or {}
         share = parameters.get("max_refused_share")
+        scratch = run_settings(scratch, parameters)
         if run.ledger is not None and run.ledger["flow_name"] == retention.FLOW_NAME:  # erase as recorded
             status, digest = retention.rerun(con, run.run_id, parameters)
             record = RunRecord([], status, {}, {}, {}, digest)
@@ -417,7 +441,7 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
                 ingest.ingest_file(con, uri, scratch.archive, scratch.municipality_code,
                                    scratch.max_refused_share if share is None else share, run.run_id)
         if verify:
-            verdict.divergences = list(run.problems)
+            verdict.divergences = list(run.problems) + _subscribers_changed(run, parameters)
             if record is not None:
                 verdict.divergences += compare_run(con, run, record, name_residents, live_store)
         if verdict.divergences:

@@ -11,6 +11,7 @@ from juki.store import connect
 from tasks import daily
 from tasks.audit import register_digest
 from tasks.generate import generate_city
+from tasks.replay import replay
 
 CITIES = [("kawaguchi", "112038"), ("kawagoe", "112011"), ("kumagaya", "112020")]
 
@@ -54,3 +55,6 @@ def test_three_cities_run_in_parallel_each_into_its_own_store(prefect_api, tmp_p
         with connect(Path(root / "registry.duckdb"), read_only=True) as con:
             assert register_digest(con) == expected
             assert con.execute("select count(distinct run_id) from file_ledger").fetchall() == [(1,)]
+    # the replay takes each city's recorded municipality code and subscribers, not the default's
+    report = replay(Settings(store=tmp_path / "kawagoe" / "registry.duckdb"), tmp_path / "scratch", verify=True)
+    assert report.ok, report.summary()

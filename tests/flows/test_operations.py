@@ -146,8 +146,6 @@ def test_a_failed_run_leaves_an_artifact_and_calls_the_webhook_block(prefect_api
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Webhook(url=f"http://127.0.0.1:{server.server_port}/juki").save("juki-failure-webhook", overwrite=True)
-    write_file(city.root / "inbox", "2026-04-02", [
-        event("D1", "DEATH", "2026-04-02", resident_code="9" * 10, my_number=my_number(7))])
     (city.root / "inbox" / "112038_changes.csv").write_text("no date in this name\n")
     try:
         state = _run(city)
@@ -160,7 +158,30 @@ def test_a_failed_run_leaves_an_artifact_and_calls_the_webhook_block(prefect_api
     assert "daily-linkage failed" in artifact.data and "FILE_NAME_INVALID" in artifact.data
     assert [r["flow"] for r in received] == ["daily-linkage"]
     assert "FILE_NAME_INVALID" in received[0]["message"] and received[0]["state"] == "Failed"
-    assert my_number(7) not in json.dumps(received) + artifact.data
+
+
+def test_a_crash_is_recorded_and_sealed_and_its_text_masked(prefect_api, city, keys, monkeypatch):
+    """A step that raises with a My Number in its text: the run ledger says crashed (sealed), the failure
+    artifact shows the sentence with the digits masked, and the store is free for the next run."""
+    import tasks.validate_rows
+    from tasks import chain
+
+    def broken(*args, **kwargs):
+        raise ValueError(f"cannot compare {my_number(7)}")
+
+    original = tasks.validate_rows.row_violations
+    monkeypatch.setattr(tasks.validate_rows, "row_violations", broken)
+    state = _run(city)
+
+    assert state.is_failed()
+    text = _artifacts(state)["failure"].data
+    assert "ValueError" in text and "cannot compare" in text and my_number(7) not in text
+    with connect(city.store) as con:
+        assert con.execute("select status from run_ledger").fetchall() == [("crashed",)]
+        assert con.execute("select count(*) from file_ledger").fetchall() == [(0,)]  # the apply never began
+        assert chain.verify(con) == [] and chain.seals(con)[-1]["run_rows"] == 1
+    monkeypatch.setattr(tasks.validate_rows, "row_violations", original)
+    assert _run(city).is_completed()
 
 
 def test_a_run_is_tagged_and_shows_its_progress_and_summary(prefect_api, city, keys):

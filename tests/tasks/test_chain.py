@@ -25,10 +25,13 @@ D1, D2 = dt.date(2026, 4, 1), dt.date(2026, 4, 2)
 
 
 def _run(con, settings: Settings, run_id: str, path: Path) -> str:
-    """One daily run (the flow's plain function, hand-offs in plaintext), then its seal."""
-    daily.run(con, settings, run_id, [str(path)], {"files": [path.name], "store": str(settings.store)},
-              plaintext=True)
-    return chain.seal(con, run_id)
+    """One daily run (the flow's plain function, hand-offs in plaintext); it seals itself, as its last write."""
+    head = daily.run(con, settings, run_id, [str(path)], {"files": [path.name], "store": str(settings.store)},
+                     plaintext=True).chain_head
+    last = chain.seals(con)[-1]
+    assert (head, last["run_id"], last["run_rows"]) == (last["chain_sha256"], run_id, 1)
+    assert chain.seal(con, run_id) == head  # nothing left unsealed
+    return head
 
 
 @pytest.fixture(scope="module")

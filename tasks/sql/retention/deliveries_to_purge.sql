@@ -2,15 +2,14 @@
 -- business date is more than $quarantine_days days before $as_of (the business date, not the rows'
 -- recorded_at: that is the run's wall clock, which a replay does not reproduce).
 with waiting as (
-    select delivery_no, count(*) as rows, min(recorded_at) as first_recorded_at
+    select delivery_no, count(*) as rows
     from quarantine
     where purged_by is null
     group by delivery_no
 ),
 
 dated as (
-    select w.delivery_no, f.file_name, coalesce(f.business_date, cast(w.first_recorded_at as date)) as business_date,
-           w.rows
+    select w.delivery_no, f.file_name, f.business_date, w.rows
     from waiting as w
     join file_ledger as f using (delivery_no)
 )

@@ -47,7 +47,7 @@ def _refusal_as_value(fn):
 pending_files = task(name="list the inbox", cache_policy=NO_CACHE, **_IO_RETRIES)(daily.pending_files)
 
 
-@task(name="check balance", cache_policy=NO_CACHE)
+@task(name="check balance", task_run_name="check balance {day}", cache_policy=NO_CACHE)
 def check_balance(con, day: dt.date) -> str | None:
     """The balance identity for one business date; the keys and figures that break it."""
     problem = publish.balance_problem(con, day)
@@ -73,12 +73,24 @@ def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
     return out.digests
 
 
+def _named(stage: str):
+    """A task run name with the file it works on ("validate 112038_changes_20260401.csv"), for the UI."""
+    def name() -> str:
+        from prefect.runtime import task_run
+
+        given = task_run.parameters
+        uri = given.get("uri")
+        of = given.get("landed") or given.get("change_file")
+        return f"{stage} {Path(uri).name if uri else getattr(of, 'name', '')}".strip()
+    return name
+
+
 STEPS = daily.Steps(
     stages=ingest.Stages(
-        land=task(name="land", **_IO_RETRIES, **_PRIVATE)(ingest.land),
-        read=task(name="read", **_PRIVATE)(_refusal_as_value(ingest.read)),
-        validate=task(name="validate", **_PRIVATE)(ingest.validate),
-        apply=task(name="apply", **_PRIVATE)(_refusal_as_value(ingest.apply)),
+        land=task(name="land", task_run_name=_named("land"), **_IO_RETRIES, **_PRIVATE)(ingest.land),
+        read=task(name="read", task_run_name=_named("read"), **_PRIVATE)(_refusal_as_value(ingest.read)),
+        validate=task(name="validate", task_run_name=_named("validate"), **_PRIVATE)(ingest.validate),
+        apply=task(name="apply", task_run_name=_named("apply"), **_PRIVATE)(_refusal_as_value(ingest.apply)),
     ),
     check=task(name="check invariants", cache_policy=NO_CACHE)(broken_invariants),
     balance=check_balance,

@@ -227,3 +227,27 @@ def test_the_scratch_folder_must_be_new_and_apart_from_the_live_folders(city, tm
     (tmp_path / "used" / "x").write_text("x")
     with pytest.raises(ReplayError, match="is not empty"):
         scratch_settings(settings, tmp_path / "used")
+
+
+def test_subscribers_with_absolute_targets_are_replayed_into_scratch_only(tmp_path):
+    """A subscriber whose target lies outside the store's folder: the replay writes nothing there, and matches."""
+    from tasks.handoff import SUBSCRIBERS_YAML
+    from tests.builders import event, person, write_file
+
+    remote = tmp_path / "remote" / "conbini"
+    subscribers = tmp_path / "subscribers.yaml"
+    subscribers.write_text(SUBSCRIBERS_YAML.read_text(encoding="utf-8").replace(
+        "target: outbox/conbini/", f"target: {remote}/"), encoding="utf-8")
+    settings = Settings(store=tmp_path / "live" / "registry.duckdb", subscribers=str(subscribers))
+    (tmp_path / "inbox").mkdir()
+    path = write_file(tmp_path / "inbox", "2026-04-01", [
+        event("B1", "BASELINE", "2000-01-01", "2026-04-01", **person(1))])
+    with connect(settings.store) as con:
+        _daily_run(con, settings, "run-01", [path])
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in remote.iterdir())
+    assert [name for name, _ in before] == ["manifest.json", "residents-1.parquet.aes"]
+
+    report = replay(settings, tmp_path / "scratch", verify=True)
+
+    assert report.ok, report.summary()
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in remote.iterdir()) == before

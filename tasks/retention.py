@@ -135,8 +135,8 @@ def erase(con: duckdb.DuckDBPyConnection, as_of: dt.date, years: int = YEARS, qu
         con.execute("insert into erased_resident (resident_code, removed_on, as_of, years, versions, events, run_id, "
                     "erased_at) select resident_code, removed_on, $as_of, $years, versions, events, $run_id, $at "
                     "from erasing", done | {"years": years})
-        _run(con, "erase_versions", cleared=cleared("resident_version"))
-        _run(con, "erase_events", cleared=cleared("event"))
+        for table in ("resident_version", "event"):
+            _run(con, "erase_rows", cleared=cleared(table), table=table)
         con.execute("insert into quarantine_purge (run_id, delivery_no, file_name, business_date, rows, as_of, "
                     "quarantine_days, purged_at) select $run_id, delivery_no, file_name, business_date, rows, $as_of, "
                     "$days, $at from purging", done | {"days": quarantine_days})
@@ -273,10 +273,10 @@ def _used(text: str, params: dict) -> dict | None:
     return {k: v for k, v in params.items() if f"${k}" in text} or None
 
 
-def _run(con: duckdb.DuckDBPyConnection, name: str, cleared: str = "", **params) -> None:
-    """A .sql file of this folder statement by statement, with the cleared-column list filled in."""
+def _run(con: duckdb.DuckDBPyConnection, name: str, cleared: str = "", table: str = "", **params) -> None:
+    """A .sql file of this folder statement by statement, with the table and cleared-column list filled in."""
     text = "\n".join(line for line in _sql(name).splitlines() if not line.lstrip().startswith("--"))
-    for statement in text.replace("{cleared}", cleared).split(";"):
+    for statement in text.replace("{cleared}", cleared).replace("{table}", table).split(";"):
         if statement.strip():
             con.execute(statement, _used(statement, params))
 

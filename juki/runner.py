@@ -16,12 +16,18 @@ PREFECT_DEFAULTS = {
 }
 
 
+def _start_prefect() -> None:
+    """Prefect's settings for the command line; say so when the ephemeral API has to start first."""
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    if not os.environ.get("PREFECT_API_URL"):
+        print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+
+
 def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox: str | None = None,
                       until: dt.date | None = None, as_json: bool = False) -> int:
     """Run the flow (Prefect's ephemeral API unless PREFECT_API_URL is set); 0 done, 1 refused or failed."""
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+    _start_prefect()
     from flows.daily_linkage import daily_linkage
 
     state = daily_linkage(files=files, inbox=inbox, until=until, store=str(settings.store),
@@ -58,9 +64,7 @@ def outcome_table(outcomes: list[dict]) -> str:
 def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json: bool = False,
                scratch: str | None = None) -> int:
     """Run the replay flow; 0 when it matches (or was not asked to verify), 1 on any mismatch."""
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+    _start_prefect()
     from flows.replay import replay
     from tasks.replay import report_text
 
@@ -79,9 +83,7 @@ def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json:
 def run_retention(settings: Settings, as_of: dt.date | None, years: int, quarantine_days: int,
                   dry_run: bool = False) -> int:
     """Run the retention flow; 0 when it erased (or counted) what was due, 1 when it failed."""
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    print("starting Prefect (an ephemeral API takes 10-20 s to start) …", file=sys.stderr)
+    _start_prefect()
     from flows.retention import retention
 
     state = retention(store=str(settings.store), as_of=as_of, years=years, quarantine_days=quarantine_days,

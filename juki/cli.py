@@ -474,12 +474,12 @@ def cmd_retention(args) -> int:
 
 
 def _retention_dry_run(args, as_of: dt.date) -> int:
-    from juki.store import StoreBusy, StoreError, connect
+    from juki.store import StoreBusy, StoreError, connect, has_table
     from tasks import retention
 
     con = _read_only(args)
     try:
-        if not retention.has_schema(con):  # no writing command opened the store since retention came
+        if not has_table(con, "erased_resident"):  # no writing command opened the store since retention came
             con.close()
             con = connect(_settings(args).store)  # adds the empty retention tables, as every writer does
         erasure = retention.plan_erasure(con, as_of, args.years, args.quarantine_days)

@@ -7,6 +7,7 @@ import re
 
 import duckdb
 
+from juki.store import has_table
 from schemas.change_file import mask_my_number
 from tasks.apply import sql
 from tasks.summary import first_baseline_date
@@ -57,8 +58,7 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
 
 def _erasure(con: duckdb.DuckDBPyConnection, resident_code: str) -> dict | None:
     # the tombstone says why the record is blank: erased under the retention rule, not lost
-    if not con.execute("select count(*) from information_schema.tables where table_name = 'erased_resident'"
-                       ).fetchall()[0][0]:
+    if not has_table(con, "erased_resident"):
         return None
     found = con.sql("select removed_on, as_of, years, run_id, erased_at from erased_resident "
                     "where resident_code = $c", params={"c": resident_code}).pl().to_dicts()

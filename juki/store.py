@@ -69,6 +69,12 @@ def writer_lock(path: Path, holder: str) -> Iterator[None]:
         os.close(fd)
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the store has this table (a store last written by an older juki may not)."""
+    return bool(con.execute("select count(*) from duckdb_tables() where table_name = $n "
+                            "and schema_name = current_schema()", {"n": name}).fetchall()[0][0])
+
+
 def _first_line(exc: Exception) -> str:
     # DuckDB error texts can quote key values; keep only the first line, digits masked.
     return re.sub(r"\d{6,}", "…", str(exc).splitlines()[0])

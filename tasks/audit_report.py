@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 import duckdb
 
 from schemas.change_file import mask_my_number
+from juki.store import has_table
 from tasks import chain
 
 AUDIT_SQL = Path(__file__).resolve().parent / "sql" / "audit"
@@ -72,19 +73,14 @@ def _query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[dic
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("select count(*) from duckdb_tables() where table_name = $n "
-                            "and schema_name = current_schema()", {"n": name}).fetchall()[0][0])
-
-
 def report_data(con: duckdb.DuckDBPyConnection, date_from: dt.date | None, date_to: dt.date | None) -> dict:
     """The facts of the report for business dates date_from..date_to (either may be None: open)."""
     period = {"date_from": date_from, "date_to": date_to}
     files = _query(con, "report_files.sql", **period)
-    handoffs = _query(con, "report_handoffs.sql", **period) if _has_table(con, "handoff_ledger") else []
+    handoffs = _query(con, "report_handoffs.sql", **period) if has_table(con, "handoff_ledger") else []
     run_ids = sorted({f["run_id"] for f in files} | {h["run_id"] for h in handoffs})
     disclosures = []
-    if _has_table(con, "disclosure_log") and _has_table(con, "handoff_ledger"):
+    if has_table(con, "disclosure_log") and has_table(con, "handoff_ledger"):
         disclosures = _query(con, "report_disclosures.sql", **period)
     return {
         "files": files,
@@ -93,7 +89,7 @@ def report_data(con: duckdb.DuckDBPyConnection, date_from: dt.date | None, date_
         "handoffs": handoffs,
         "disclosures": disclosures,
         "runs": _query(con, "report_runs.sql", run_ids=run_ids, **period),
-        "chain": chain.status(con) if chain.has_chain(con) else None,
+        "chain": chain.status(con) if has_table(con, "ledger_chain") else None,
     }
 
 

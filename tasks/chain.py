@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from juki.store import has_table
 from tasks.audit import AUDIT_SQL
 
 GENESIS = "0" * 64
@@ -60,12 +61,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def has_chain(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the store has a ledger_chain table (a store opened read-only from before it may not)."""
-    return bool(con.execute("select count(*) from duckdb_tables() where table_name = 'ledger_chain' "
-                            "and schema_name = current_schema()").fetchall()[0][0])
-
-
 def row_digests(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every chained ledger row: ledger, row_key, run_id, final (not a running run) and row_sha256."""
     return _rows(con, (AUDIT_SQL / "chain_rows.sql").read_text(encoding="utf-8"))
@@ -73,7 +68,7 @@ def row_digests(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 def seals(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """The seals of the ledger chain in seq order (none when the store has no chain table)."""
-    if not has_chain(con):
+    if not has_table(con, "ledger_chain"):
         return []
     return _rows(con, (AUDIT_SQL / "chain_seals.sql").read_text(encoding="utf-8"))
 
@@ -369,7 +364,7 @@ def status(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> dict:
     except ValueError:
         path = None
     sealed = seals(con)
-    found = compare(row_digests(con), sealed) if has_chain(con) else None
+    found = compare(row_digests(con), sealed) if has_table(con, "ledger_chain") else None
     problems = chain_problems(sealed)
     if path is not None:
         problems += anchor_problems(sealed, path)

@@ -26,7 +26,7 @@ import fsspec
 import polars as pl
 
 from juki.settings import Settings
-from juki.store import connect
+from juki.store import connect, has_table
 from schemas.change_file import FILE_NAME_PATTERN
 from tasks import chain, daily, handoff, ingest, retention
 from tasks.daily import FLOW_NAME, RunRecord
@@ -231,7 +231,7 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
         deliveries = _rows(con, "select * exclude (received_at) from file_ledger order by delivery_no")
         ledger = _rows(con, "select * from run_ledger order by started_at, run_id")
         handoffs = (_rows(con, "select * exclude (published_at) from handoff_ledger order by subscriber, sequence_no")
-                    if _has_table(con, "handoff_ledger") else [])
+                    if has_table(con, "handoff_ledger") else [])
         for row in ledger:
             row["parameters"], row["outputs"] = _json(row["parameters"]), _json(row["outputs"])
         replayed = [r for r in ledger if r["flow_name"] == FLOW_NAME or retention.replayable(r)]
@@ -259,11 +259,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) 
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchall()
-    return bool(found[0][0])
 
 
 def _json(value):

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from juki.store import has_table
 from tasks import chain, daily
 from tasks.audit import AUDIT_SQL, register_digest
 from tasks.check import broken_invariants
@@ -94,13 +95,6 @@ def cleared(table: str) -> str:
 def today() -> dt.date:
     """Today in Asia/Tokyo, the city's calendar."""
     return dt.datetime.now(TOKYO).date()
-
-
-def has_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the store already holds the retention tables (a store opened only read-only since may not)."""
-    found = con.execute("select count(*) from information_schema.tables where table_name = 'erased_resident'"
-                        ).fetchall()
-    return bool(found[0][0])
 
 
 def plan_erasure(con: duckdb.DuckDBPyConnection, as_of: dt.date, years: int = YEARS,
@@ -202,7 +196,7 @@ def rerun(con: duckdb.DuckDBPyConnection, run_id: str, recorded: dict) -> tuple[
 
 def erased_after(con: duckdb.DuckDBPyConnection, moment: dt.datetime) -> tuple[str, ...]:
     """Residents erased after `moment` (UTC): their rows as the register knew them then are gone by design."""
-    if not has_schema(con):
+    if not has_table(con, "erased_resident"):
         return ()
     rows = con.execute("select resident_code from erased_resident where erased_at > $t order by resident_code",
                        {"t": moment}).fetchall()

@@ -64,3 +64,12 @@ def write_file(folder: Path, business_date: str, rows: list[dict], encoding: str
     path = folder / f"112038_changes_{business_date.replace('-', '')}.csv"
     path.write_bytes(csv_text(rows, **kwargs).encode(encoding))
     return path
+
+
+def run_juki(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run juki in-process: (exit status, stdout, stderr)."""
+    from juki.cli import main
+
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err

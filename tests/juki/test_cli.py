@@ -12,6 +12,7 @@ import pytest
 
 from juki.cli import main
 from tests.builders import event, foreigner, my_number, person, resident_code, write_file
+from tests.builders import run_juki as run
 from tests.conftest import Register
 
 R = resident_code
@@ -41,13 +42,6 @@ def store(tmp_path_factory) -> str:
     finally:
         reg.con.close()
     return str(root / "registry.duckdb")
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run juki in-process: (exit status, stdout, stderr)."""
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def assert_no_full_my_number(text: str) -> None:

@@ -20,23 +20,12 @@ from schemas.change_file import (
     COLUMNS,
     EVENT_TYPES,
     RULES,
-    my_number_check_digit,
-    resident_code_check_digit,
 )
+from tests.builders import my_number, resident_code
 from tasks.validate_rows import row_violations, unused_columns, validation_result
 
 BUSINESS_DATE = datetime.date(2026, 11, 25)
 SUITE_RULE_IDS = {r.id for r in RULES.values() if r.scope == "row"} - {"ROW_FIELD_COUNT"}
-
-
-def my_number(seed: int) -> str:
-    first11 = f"{seed:011d}"
-    return first11 + str(my_number_check_digit(first11))
-
-
-def resident_code(seed: int) -> str:
-    first10 = f"{seed:010d}"
-    return first10 + str(resident_code_check_digit(first10))
 
 
 def with_wrong_check_digit(value: str) -> str:

@@ -414,7 +414,7 @@ def _stats_report(args) -> int:
     from pathlib import Path
 
     from juki.queries import BeforeRegister, check_known
-    from tasks.stats_report import write_report
+    from tasks.stats_report import ReportDoesNotBalance, write_report
 
     if not 2 <= args.year <= 9999:
         raise UsageError(f"--year {args.year} is not a year the register can report on")
@@ -427,7 +427,11 @@ def _stats_report(args) -> int:
         except BeforeRegister as exc:
             raise UsageError(f"{exc}; the {args.year} report needs the register from the end of "
                              f"{args.year - 2}") from None
-        paths = write_report(con, args.year, folder)
+        try:
+            paths = write_report(con, args.year, folder)
+        except ReportDoesNotBalance as exc:
+            print(f"juki: {exc}; nothing written", file=sys.stderr)
+            return EXIT_FAILED
     for path in paths:
         print(path)
     return EXIT_OK

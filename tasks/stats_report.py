@@ -1,7 +1,8 @@
 """The year's tables in the layout of 総務省「住民基本台帳に基づく人口、人口動態及び世帯数調査」.
 
-Population and households on 1 January of the year, movements of the previous calendar year,
-ages in 5-year groups; one row per 区分 (総計, 日本人住民, 外国人住民), Japanese column labels.
+Population and households 「1月1日現在」 (the start of 1 January, i.e. the end of 31 December of the
+previous year), movements of that previous calendar year, ages in 5-year groups; one row per 区分
+(総計, 日本人住民, 外国人住民), Japanese column labels.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ PREFECTURE, CITY = "埼玉県", "川口市"
 GROUPS = (("総計", ("japanese", "foreign")), ("日本人住民", ("japanese",)), ("外国人住民", ("foreign",)))
 
 
+class ReportDoesNotBalance(Exception):
+    """A row where the population a year before plus 増減数 is not 計: the report is not written."""
+
+
+def reference_date(year: int) -> dt.date:
+    """The day whose end is 「Y年1月1日現在」: 31 December Y−1, so that a 1 January event is next year's movement."""
+    return dt.date(year - 1, 12, 31)
+
+
 def _rate(change: int, base: int) -> float:
     # 増減率 etc. are per cent of the population at the start of the period, three decimals
     return round(change / base * 100, 3) if base else 0.0
@@ -27,7 +37,7 @@ def _rate(change: int, base: int) -> float:
 
 def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     """人口・世帯数・人口動態: one row per 区分."""
-    day = dt.date(year, 1, 1)
+    day = reference_date(year)
     start = dt.date(year - 1, 1, 1)
     population = stats.population(con, day)
     before = stats.population(con, start - dt.timedelta(days=1))
@@ -73,13 +83,17 @@ def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.Da
             "自然増減数": v["natural_change"], "自然増減率（％）": _rate(v["natural_change"], base),
             "社会増減数": v["social_change"], "社会増減率（％）": _rate(v["social_change"], base),
         }
+        if base + row["増減数"] != row["計"]:
+            raise ReportDoesNotBalance(
+                f"{year} report, {label}: 前年 {base} + 増減数 {row['増減数']} ≠ 計 {row['計']} "
+                f"(residents at the end of {start - dt.timedelta(days=1)} and of {day})")
         rows.append(row)
     return pl.DataFrame(rows)
 
 
 def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
-    """年齢階級別人口 on 1 January: one row per (区分, 性別), a column per 5-year group."""
-    population = stats.population(con, dt.date(year, 1, 1))
+    """年齢階級別人口 「1月1日現在」: one row per (区分, 性別), a column per 5-year group."""
+    population = stats.population(con, reference_date(year))
     labels = {g: (f"{g.split('-')[0]}～{g.split('-')[1]}歳" if "-" in g else "100歳以上") for g in AGE_GROUPS}
     rows = []
     for label, groups in GROUPS:
@@ -95,11 +109,15 @@ def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
 
 
 def write_report(con: duckdb.DuckDBPyConnection, year: int, folder: Path) -> list[Path]:
-    """Write the year's two tables as CSV (UTF-8 with BOM, as spreadsheet tools expect) into folder."""
+    """Write the year's two tables as CSV (UTF-8 with BOM, as spreadsheet tools expect) into folder.
+
+    Raises ReportDoesNotBalance, before writing anything, when a row does not balance.
+    """
+    frames = ((f"{year}_人口動態及び世帯数.csv", population_and_movements(con, year)),
+              (f"{year}_年齢階級別人口.csv", ages(con, year)))
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, frame in ((f"{year}_人口動態及び世帯数.csv", population_and_movements(con, year)),
-                        (f"{year}_年齢階級別人口.csv", ages(con, year))):
+    for name, frame in frames:
         path = folder / name
         path.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8"))
         paths.append(path)

@@ -226,3 +226,20 @@ def test_report_year_out_of_range_is_a_usage_error(store, capsys, tmp_path, year
     assert (status, out) == (2, "")
     assert year in err
     assert not (tmp_path / "r").exists()
+
+
+def test_report_that_does_not_balance_fails(tmp_path, capsys):
+    """A row where 前年 + 増減数 ≠ 計 (a record migrated in mid-year): exit 1 naming the row; nothing written."""
+    reg = Register(tmp_path)
+    try:
+        outcomes = reg.ingest(
+            write_file(reg.inbox, "2025-12-31", [event("b1", "BASELINE", "2020-01-01", "2025-12-31", **person(1))]),
+            write_file(reg.inbox, "2026-07-01", [event("b2", "BASELINE", "2026-06-01", "2026-07-01", **person(2))]))
+        assert [o.rows_applied for o in outcomes] == [1, 1]
+    finally:
+        reg.con.close()
+    status, out, err = run(capsys, "--store", str(tmp_path / "registry.duckdb"), "stats", "report", "--year", "2027",
+                           "--out", str(tmp_path / "r"))
+    assert (status, out) == (1, "")
+    assert "総計" in err and "nothing written" in err
+    assert not (tmp_path / "r").exists()

@@ -13,7 +13,7 @@ import pytest
 
 from tasks import stats
 from tasks.stats_files import AGE_GROUPS, daily_tables, pyramid_png, write_pyramid, write_tables
-from tasks.stats_report import ages, population_and_movements, write_report
+from tasks.stats_report import ReportDoesNotBalance, ages, population_and_movements, write_report
 from tests.builders import event, foreigner, person, resident_code, write_file
 from tests.conftest import Register
 
@@ -243,7 +243,7 @@ def test_report_identities(report):
 
 
 def test_report_balances_with_the_population_a_year_before(city, report):
-    """計 on 1 January minus the residents at the end of the year before last equals 増減数, per 区分."""
+    """計 「1月1日現在」 minus the residents at the end of the year before last equals 増減数, per 区分."""
     before = stats.population(city.con, dt.date(YEAR - 2, 12, 31))
     base = {"日本人住民": before.filter(nationality_group="japanese")["residents"].sum(),
             "外国人住民": before.filter(nationality_group="foreign")["residents"].sum()}
@@ -255,7 +255,7 @@ def test_report_balances_with_the_population_a_year_before(city, report):
 def test_report_households_split(city, report):
     """世帯数 by type on 1 January: 総計 all three, 日本人 japanese + mixed, 外国人 foreign + mixed."""
     rows = main_rows(report)
-    hh = dict(stats.households(city.con, dt.date(YEAR, 1, 1)).group_by("household_type")
+    hh = dict(stats.households(city.con, dt.date(YEAR - 1, 12, 31)).group_by("household_type")
               .agg(pl.col("households").sum()).rows())
     assert hh == {"japanese": 4, "mixed": 1, "foreign": 1}
     total = rows["総計"]
@@ -317,3 +317,44 @@ def test_report_a_corrected_sex_is_no_record_or_removal(register):
     assert (rows["日本人住民"]["男"], rows["日本人住民"]["女"]) == (0, 2)
     assert [(rows[k]["その他（記載）"], rows[k]["その他（消除）"], rows[k]["記載計"], rows[k]["消除計"])
             for k in ("総計", "日本人住民")] == [(0, 0, 0, 0)] * 2
+
+
+def test_report_1_january_is_the_start_of_the_day(register, tmp_path):
+    """Events on 31 December count in that year's report, events on 1 January in the next one; both balance."""
+    base = [event(f"b{n}", "BASELINE", "2020-01-01", BASELINE_DATE, **person(n, household_id="H1",
+                                                                          relationship="世帯主" if n == 1 else "子"))
+            for n in range(1, 5)]
+    outcomes = register.ingest(
+        write_file(register.inbox, BASELINE_DATE, base),
+        write_file(register.inbox, "2026-12-31", [event("bir5", "BIRTH", "2026-12-31", **person(
+            5, household_id="H1", relationship="子", birth_date="2026-12-31"))]),
+        # a death on New Year's Day notified on the 4th, and a New Year's baby
+        write_file(register.inbox, "2027-01-04", [
+            event("dth2", "DEATH", "2027-01-01", "2027-01-04", resident_code=R(2)),
+            event("bir6", "BIRTH", "2027-01-01", "2027-01-04", **person(
+                6, household_id="H1", relationship="子", birth_date="2027-01-01")),
+            event("dth3", "DEATH", "2027-01-01", "2027-01-04", resident_code=R(3))]))
+    assert [o.rows_applied for o in outcomes] == [4, 1, 3], register.quarantine()
+    pick = ("前年", "出生者数", "死亡者数", "増減数", "計")
+    figures = {}
+    for year in (2027, 2028):
+        rows = {r["区分"]: r for r in population_and_movements(register.con, year).to_dicts()}
+        before = 4 if year == 2027 else 5
+        figures[year] = [before, *(rows["総計"][c] for c in pick[1:])]
+        assert figures[year][0] + figures[year][3] == figures[year][4]
+    assert figures == {2027: [4, 1, 0, 1, 5], 2028: [5, 1, 2, -1, 4]}
+    ages_2027 = {(r["区分"], r["性別"]): r for r in ages(register.con, 2027).to_dicts()}
+    assert ages_2027[("総計", "計")]["0～4歳"] == 1  # the baby of 31 December, not yet the one of 1 January
+
+
+def test_report_that_does_not_balance_is_not_written(register, tmp_path):
+    """A migrated record dated inside the year is in 計 but no movement: the report refuses, writing nothing."""
+    outcomes = register.ingest(
+        write_file(register.inbox, BASELINE_DATE, [event("b1", "BASELINE", "2020-01-01", BASELINE_DATE,
+                                                         **person(1))]),
+        write_file(register.inbox, "2026-07-01", [event("b2", "BASELINE", "2026-06-01", "2026-07-01",
+                                                        **person(2))]))
+    assert [o.rows_applied for o in outcomes] == [1, 1], register.quarantine()
+    with pytest.raises(ReportDoesNotBalance, match=r"総計: 前年 1 \+ 増減数 0 ≠ 計 2"):
+        write_report(register.con, YEAR, tmp_path / "report")
+    assert not (tmp_path / "report").exists()

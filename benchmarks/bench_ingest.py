@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="juki-bench-"))
     start = dt.date(2026, 3, 16)
-    from tasks.generate import generate_city
+    from synthetic.city import generate_city
 
     t0 = time.perf_counter()
     paths = generate_city(work / "inbox", residents=args.residents, seed=args.seed, start=start,

@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--out", help="working folder (default: a temporary one, removed after)")
     args = parser.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="juki-bench-replay-"))
-    from tasks.generate import generate_city
+    from synthetic.city import generate_city
 
     started = time.perf_counter()
     paths = generate_city(work / "generated", residents=args.residents, days=args.days, seed=args.seed)

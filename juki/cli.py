@@ -530,7 +530,7 @@ def cmd_handoff(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from tasks.generate import generate_city
+    from synthetic.city import generate_city
 
     if args.residents < 1 or args.days < 0:
         raise UsageError("--residents must be at least 1 and --days at least 0")

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.resolve(args.store)
     started = time.monotonic()
     if not list_inbox(settings.inbox):
-        from tasks.generate import generate_city
+        from synthetic.city import generate_city
 
         print(f"generating a synthetic city of {args.residents:,} residents, {args.days} days, "
               f"seed {args.seed}, into {settings.inbox} …", file=sys.stderr)

@@ -114,7 +114,7 @@ def _wait_healthy(server: dict, timeout: float = 120) -> None:
 
 
 def test_the_ui_shows_the_daily_run_and_its_artifacts(chromium, prefect_server, tmp_path):
-    from tasks.generate import generate_city
+    from synthetic.city import generate_city
     from tasks.handoff import load_subscribers
 
     # the city is written while the server starts

@@ -10,7 +10,7 @@ from juki.settings import Settings
 from juki.store import connect
 from tasks import daily
 from tasks.audit import register_digest
-from tasks.generate import generate_city
+from synthetic.city import generate_city
 from tasks.replay import replay
 
 CITIES = [("kawaguchi", "112038"), ("kawagoe", "112011"), ("kumagaya", "112020")]

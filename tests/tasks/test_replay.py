@@ -14,7 +14,7 @@ from juki.settings import Settings
 from juki.store import connect
 from tasks import daily
 from tasks.audit import register_digest
-from tasks.generate import generate_city
+from synthetic.city import generate_city
 from tasks.replay import ReplayError, digest_at, register_rows, replay, rows_digest, scratch_settings
 
 KEY = bytes(range(32))  # the live runs encrypt their hand-offs; the replay recomputes them in plaintext

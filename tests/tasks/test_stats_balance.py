@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from tasks import stats
-from tasks.generate import generate_city
+from synthetic.city import generate_city
 from tasks.summary import last_baseline_date
 from tests.conftest import Register
 

@@ -101,7 +101,8 @@ def parameters(settings: Settings, files: list[str], **extra) -> dict:
     subscribers = Path(settings.subscribers) if settings.subscribers else handoff.SUBSCRIBERS_YAML
     return {"files": [Path(f).name for f in files], "store": str(settings.store),
             "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code,
-            "subscribers": str(subscribers.resolve()), "subscribers_sha256": _sha256_of(subscribers), **extra}
+            "subscribers": str(subscribers.resolve()), "subscribers_sha256": _sha256_of(subscribers),
+            **ingest.UNUSED_COLUMNS, **extra}
 
 
 def _sha256_of(path: Path) -> str | None:

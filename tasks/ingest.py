@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from dataclasses import asdict, dataclass
 
 from typing import Callable
@@ -84,9 +86,26 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validat
     return Validation(reasons, unused)
 
 
+# A run recorded with this parameter drops values in columns their event type does not use; a run recorded
+# before it kept them, and its replay keeps them too, so its digests still verify (docs/decisions.md).
+UNUSED_COLUMNS = {"unused_columns": "ignored"}
+
+
+def ignores_unused(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether this run drops unused values: yes unless its run ledger row was recorded without the parameter."""
+    row = con.execute("select parameters from run_ledger where run_id = $r", {"r": run_id}).fetchall()
+    if not row or row[0][0] is None:
+        return True
+    return json.loads(row[0][0]).get("unused_columns") == "ignored"
+
+
 def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: Validation, delivery: Delivery,
           max_refused_share: float) -> FileOutcome:
     """Judge the file's rows against each person's history and apply it in one transaction."""
+    from tasks.validate_rows import without_unused
+
+    if ignores_unused(con, delivery.run_id):
+        change_file = dataclasses.replace(change_file, rows=without_unused(change_file.rows))
     judgement = judge_file(change_file, delivery.delivery_no, validation.reasons,
                            stored_events(con, change_file.rows))
     counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)

@@ -115,6 +115,14 @@ def row_violations(frame: pl.DataFrame, business_date: datetime.date) -> pl.Data
     return pl.concat(parts).unique().sort("line", "rule_id", "column", nulls_last=False)
 
 
+def without_unused(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows with every value their event type does not use set to null (ignored, never stored)."""
+    return frame.with_columns(
+        pl.when(pl.col("event_type").is_in([e.code for e in EVENT_TYPES.values() if column not in e.uses]))
+        .then(pl.lit(None, dtype=pl.String)).otherwise(pl.col(column)).alias(column)
+        for column in COLUMNS if any(column not in e.uses for e in EVENT_TYPES.values()))
+
+
 def unused_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """Warnings: non-empty columns that the row's event type does not use: line, column."""
     prepared = _prepared(frame)

@@ -9,10 +9,12 @@ import re
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from juki.cli import main
 from schemas.change_file import COLUMNS, EVENT_TYPES
+from tasks.ingest import ingest_file
 from tasks.summary import residents_on
 from tests.builders import csv_text, event, foreigner, my_number, person, resident_code, write_file
 from tests.conftest import Register
@@ -651,3 +653,43 @@ def test_a_quiet_day_under_a_new_name_is_not_a_duplicate(register):
     assert [o.status for o in outcomes] == ["applied", "applied", "duplicate"]
     assert register.rows("select business_date from file_ledger where status = 'duplicate'") == [
         (__import__("datetime").date(2026, 4, 2),)]
+
+
+def test_a_stray_value_is_not_stored(register):
+    """A BIRTH with a stray prev_address: the newborn has no 転入前住所, the event row keeps no value; counted."""
+    register.ingest(write_file(register.inbox, BASELINE_DATE, [baseline_row(person(1))]))
+    (outcome,) = register.ingest(write_file(register.inbox, "2026-04-02", [
+        event("bir2", "BIRTH", "2026-04-02", **person(2, household_id="H1", relationship="子", birth_date="2026-04-02"),
+              prev_address="東京都千代田区", cancels_event_id="base1"),
+        event("dth1", "DEATH", "2026-04-02", resident_code=R(1), dest_address="東京都北区", town_code="0002")]))
+    assert (outcome.rows_applied, outcome.rows_quarantined) == (2, 0)
+    assert register.rows("select unused_values from file_ledger where delivery_no = 2") == [(4,)]
+    assert register.current(R(2), "2026-04-02")["prev_address"] is None
+    assert register.current(R(1), "2026-04-02")["town_code"] == "0001"
+    assert register.rows("select event_id, prev_address, cancels_event_id, dest_address, town_code from event "
+                         "where business_date = '2026-04-02' order by line") == [
+        ("bir2", None, None, None, "0001"), ("dth1", None, None, None, None)]
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_no_event_type_stores_a_column_it_does_not_use(event_type):
+    """For every event type and every column it does not use, the value is gone before judging."""
+    from tasks.validate_rows import without_unused
+
+    unused = [c for c in COLUMNS if c not in EVENT_TYPES[event_type].uses]
+    frame = pl.DataFrame([{"line": 2, **{c: "x" for c in COLUMNS}, "event_type": event_type}])
+    cleared = without_unused(frame).row(0, named=True)
+    assert [c for c in COLUMNS if cleared[c] is None] == unused
+    assert all(cleared[c] is not None for c in EVENT_TYPES[event_type].uses)
+
+
+def test_a_run_recorded_before_the_rule_keeps_stray_values(register):
+    """A run whose ledger parameters predate the rule stores them as it did, so its replay still verifies."""
+    register.con.execute("insert into run_ledger (run_id, flow_name, parameters, status, started_at) "
+                         "values ('old', 'daily-linkage', '{\"files\": []}', 'running', now())")
+    base = write_file(register.inbox, BASELINE_DATE, [baseline_row(person(1))])
+    ingest_file(register.con, str(base), register.settings.archive, "112038", 0.5, "old")
+    birth = write_file(register.inbox, "2026-04-02", [event(
+        "bir2", "BIRTH", "2026-04-02", **person(2, birth_date="2026-04-02"), prev_address="東京都千代田区")])
+    ingest_file(register.con, str(birth), register.settings.archive, "112038", 0.5, "old")
+    assert register.current(R(2), "2026-04-02")["prev_address"] == "東京都千代田区"

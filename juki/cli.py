@@ -184,7 +184,9 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
                            help="retention of removed records in calendar years (default and minimum: 150)")
     retention.add_argument("--quarantine-days", type=int, default=365,
                            help="days a refused row keeps its raw text after its delivery's business date "
-                                "(default: 365)")
+                                "(default: 365; below 30 only with --force)")
+    retention.add_argument("--force", action="store_true",
+                           help="allow --quarantine-days below 30 (erases the raw text of rows refused this month)")
     retention.add_argument("--dry-run", action="store_true", help="print what would go and change nothing")
 
     handoff = command("handoff", "Publish to a subscriber now (the daily flow also does it after every run).")
@@ -469,6 +471,10 @@ def cmd_retention(args) -> int:
     if as_of > retention.today():
         raise UsageError(f"--as-of {as_of} is after today: records would be erased before their retention period "
                          "ends; add --dry-run to see what would go then")
+    if args.quarantine_days < retention.MIN_QUARANTINE_DAYS and not args.force:
+        raise UsageError(f"--quarantine-days {args.quarantine_days} would erase the raw text of rows refused less "
+                         f"than {retention.MIN_QUARANTINE_DAYS} days ago, which may still be corrected and re-sent; "
+                         "add --force to purge them anyway, or --dry-run to see what would go")
     if args.years < retention.YEARS:
         raise UsageError(f"--years {args.years} is shorter than the {retention.YEARS} years a removed record must "
                          "be kept (住民基本台帳法施行令第34条); add --dry-run to see what would go")

@@ -24,6 +24,7 @@ from tasks.check import broken_invariants
 FLOW_NAME = "retention"
 YEARS = 150  # 住民基本台帳法施行令第34条: a removed record is kept 150 years from its removal
 QUARANTINE_DAYS = 365
+MIN_QUARANTINE_DAYS = 30  # below this the command line asks for --force: this month's refusals may still be worked on
 RETENTION_SQL = Path(__file__).resolve().parent / "sql" / "retention"
 TOKYO = ZoneInfo("Asia/Tokyo")
 

@@ -69,6 +69,8 @@ def test_dry_run_on_a_store_from_before_retention_adds_only_the_empty_tables(sto
     (["--as-of", "2175-04-02"], "is after today"),
     (["--years", "149"], "shorter than the 150 years"),
     (["--quarantine-days", "-1"], "at least 0"),
+    (["--quarantine-days", "0"], "add --force"),  # issue 10, case 9: this week's refused rows had no guard
+    (["--quarantine-days", "29"], "add --force"),
 ])
 def test_an_erasure_before_its_time_is_a_usage_error(store, capsys, argv, says):
     """Refused before Prefect starts, exit 2, nothing changed."""
@@ -76,6 +78,18 @@ def test_an_erasure_before_its_time_is_a_usage_error(store, capsys, argv, says):
     assert main(["--store", store, "retention", *argv]) == 2
     assert says in capsys.readouterr().err
     assert _state(store) == before
+
+
+def test_a_short_quarantine_period_needs_force(store, capsys, monkeypatch):
+    """--quarantine-days below 30 runs with --force (the flow is stubbed: only the guard is under test)."""
+    import juki.runner
+
+    calls = []
+    monkeypatch.setattr(juki.runner, "run_retention", lambda *args: calls.append(args) or 0)
+    assert main(["--store", store, "retention", "--quarantine-days", "0", "--force"]) == 0
+    assert [c[3] for c in calls] == [0]
+    assert main(["--store", store, "retention", "--quarantine-days", "30"]) == 0
+    assert main(["--store", store, "retention", "--quarantine-days", "0", "--dry-run"]) == 0
 
 
 def test_help_says_what_is_erased_and_what_is_kept(capsys):

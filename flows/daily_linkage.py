@@ -21,6 +21,7 @@ from juki.settings import Settings
 from juki.store import StoreError, connect, writer_lock
 from tasks import daily, handoff, ingest, publish
 from tasks.check import broken_invariants
+from tasks.land import NotAFile
 from tasks.progress import RunProgress
 from tasks.read import FILE_NAME_PATTERN, FileRefused
 from tasks.summary import (first_baseline_date, latest_business_date, pyramid_table, quarantine_by_rule,
@@ -29,7 +30,8 @@ from tasks.summary import (first_baseline_date, latest_business_date, pyramid_ta
 # Stages carry personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
 # I/O is retried with backoff; reading, validating and applying never are: the same bytes give the same answer.
-_IO_RETRIES = {"retries": 3, "retry_delay_seconds": [1, 5, 20]}
+_IO_RETRIES = {"retries": 3, "retry_delay_seconds": [1, 5, 20],
+               "retry_condition_fn": lambda task, run, state: not isinstance(state.data, NotAFile)}
 
 
 def _refusal_as_value(fn):
@@ -122,7 +124,7 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
                 record = _run(con, settings, run_id, files, until, log)
             finally:
                 con.close()
-    except StoreError as exc:
+    except (StoreError, NotAFile) as exc:
         log.error(str(exc))
         return Failed(message=str(exc), data=[])
     if record.status == "failed":

@@ -268,6 +268,12 @@ def cmd_ingest(args) -> int:
     missing = [f for f in args.files if "://" not in f and not os.path.exists(f)]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
+    from tasks.land import NotAFile, check_regular_files
+
+    try:
+        check_regular_files(args.files)
+    except NotAFile as exc:
+        raise UsageError(str(exc)) from None
     return run_daily_linkage(_settings(args), files=args.files, as_json=args.json)
 
 

@@ -22,7 +22,7 @@ from juki.settings import Settings
 from tasks import chain, handoff, ingest, publish
 from tasks.audit import register_digest
 from tasks.check import broken_invariants
-from tasks.land import list_inbox, sha256_of
+from tasks.land import check_regular_files, list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN
 from tasks.summary import applied_dates
 
@@ -116,6 +116,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
         file_done: Callable[[int], None] = lambda index: None) -> RunRecord:
     """Files in the order given, the invariants and balance, statistics, hand-offs, then the run ledger row."""
     steps = steps or Steps()
+    check_regular_files(uris)  # before anything is recorded: a folder given as a file changes nothing
     record_start(con, run_id, parameters)
     outcomes: list[dict] = []
     try:

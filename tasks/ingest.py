@@ -12,7 +12,7 @@ from typing import Callable
 import duckdb
 
 from tasks.apply import Delivery, apply_file, judge_file, record_file, state_violations, stored_events
-from tasks.land import LandedFile, archive_file, file_name, read_bytes
+from tasks.land import LandedFile, archive_file, check_regular_files, file_name, read_bytes
 from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
 
 Reasons = dict[int, list[tuple[str, str | None]]]
@@ -45,6 +45,7 @@ class FileOutcome:
 
 def land(uri: str, archive: str) -> LandedFile:
     """Keep the exact bytes of a received file in the archive, keyed by SHA-256."""
+    check_regular_files([uri])  # reading a folder fails, and a pipe blocks: neither is worth a retry
     return archive_file(read_bytes(uri), file_name(uri), archive)
 
 

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 import fsspec
 
 
+class NotAFile(Exception):
+    """A path given as a change file is a folder, a pipe or a device; refused at once, never retried."""
+
+
 @dataclass(frozen=True)
 class LandedFile:
     """A received file: its name, its digest and where its bytes are kept."""
@@ -22,6 +26,20 @@ class LandedFile:
 def file_name(uri: str) -> str:
     """The file name part of a URI or path."""
     return posixpath.basename(uri.rstrip("/").replace("\\", "/"))
+
+
+def check_regular_files(uris: list[str]) -> None:
+    """NotAFile, one sentence, for the first path that exists and is not a regular file (a folder, a pipe …)."""
+    for uri in uris:
+        fs, path = fsspec.core.url_to_fs(uri)
+        try:
+            kind = fs.info(path)["type"]
+        except (FileNotFoundError, NotImplementedError):
+            continue  # a missing file is landing's error, retried: it may still be on its way
+        if kind != "file":
+            what = "a folder" if kind == "directory" else "not a regular file"
+            raise NotAFile(f"{file_name(uri)} is {what}, not a change file ({uri}); nothing was taken in — "
+                           "give the files inside it, or move it out of the inbox")
 
 
 def read_bytes(uri: str) -> bytes:

@@ -211,3 +211,16 @@ def test_no_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
+
+
+def test_ingest_of_a_folder_is_one_sentence_before_prefect_starts(tmp_path, capsys, monkeypatch):
+    """Issue 10, case 10: `juki ingest` of a folder named like a change file: exit 2, one sentence, no flow."""
+    import juki.runner
+
+    folder = tmp_path / "inbox" / "112038_changes_20260402.csv"
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(juki.runner, "run_daily_linkage", lambda *a, **k: pytest.fail("the flow was started"))
+    status, out, err = run(capsys, "--store", str(tmp_path / "registry.duckdb"), "ingest", str(folder))
+    assert (status, out) == (2, "")
+    assert err.startswith("juki ingest: 112038_changes_20260402.csv is a folder, not a change file")
+    assert err.count("\n") == 1 and not (tmp_path / "registry.duckdb").exists()

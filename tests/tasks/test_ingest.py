@@ -693,3 +693,25 @@ def test_a_run_recorded_before_the_rule_keeps_stray_values(register):
         "bir2", "BIRTH", "2026-04-02", **person(2, birth_date="2026-04-02"), prev_address="東京都千代田区")])
     ingest_file(register.con, str(birth), register.settings.archive, "112038", 0.5, "old")
     assert register.current(R(2), "2026-04-02")["prev_address"] == "東京都千代田区"
+
+
+def test_a_folder_or_a_pipe_is_not_landed_and_a_run_of_it_records_nothing(register, tmp_path):
+    """Issue 10, case 10: not a regular file is NotAFile at once (a pipe would block a read forever)."""
+    import os
+
+    from tasks.daily import run
+    from tasks.ingest import land
+    from tasks.land import NotAFile
+
+    folder = register.inbox / "112038_changes_20260402.csv"
+    folder.mkdir()
+    pipe = register.inbox / "112038_changes_20260403.csv"
+    os.mkfifo(pipe)
+    for path in (folder, pipe):
+        with pytest.raises(NotAFile, match="112038_changes_2026040[23].csv is (a folder|not a regular file)"):
+            land(str(path), register.settings.archive)
+    good = write_file(register.inbox, "2026-04-01", [baseline_row(person(1))])
+    with pytest.raises(NotAFile):
+        run(register.con, register.settings, "r1", [str(good), str(folder)], {})
+    assert register.rows("select count(*) from run_ledger") == [(0,)]
+    assert register.rows("select count(*) from file_ledger") == [(0,)]

@@ -111,11 +111,12 @@ def prefect_key(sub):
 @flow(name="daily-linkage", log_prints=False, on_failure=[report_failure])
 def daily_linkage(files: list[str] | None = None, inbox: str | None = None, until: dt.date | None = None,
                   store: str | None = None, subscribers: str | None = None,
-                  max_refused_share: float | None = None, municipality_code: str | None = None) -> list[dict]:
+                  max_refused_share: float | None = None, municipality_code: str | None = None,
+                  max_days_ahead: int | None = None) -> list[dict]:
     """Take in the given change files, or the inbox's new ones up to `until`, in name order; record the run."""
     log = get_run_logger()
     settings = Settings.resolve(store, max_refused_share=max_refused_share, inbox=inbox, subscribers=subscribers,
-                                municipality_code=municipality_code)
+                                municipality_code=municipality_code, max_days_ahead=max_days_ahead)
     run_id = ledger_run_id()
     try:
         with writer_lock(settings.store, f"daily-linkage run {run_id}"):

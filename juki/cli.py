@@ -79,6 +79,14 @@ def _moment(value: str) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def _days(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days (0 or more)")
+    return int(value)
+
+
+MAX_DAYS_AHEAD_HELP = ("refuse files dated more than N days after today in Asia/Tokyo "
+                       "(FILE_DATE_IN_FUTURE; default: $JUKI_MAX_DAYS_AHEAD or 0)")
 KNOWN_AT_HELP = "as the register knew it at this time (UTC unless an offset is given, e.g. +09:00)"
 
 
@@ -98,11 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     ingest = command("ingest", "Run the daily-linkage flow on these change files, in name order.")
     ingest.add_argument("files", nargs="+", metavar="FILE_OR_URI", help="a path or any fsspec URI")
     ingest.add_argument("--json", action="store_true", help="print only a JSON summary on standard output")
+    ingest.add_argument("--max-days-ahead", type=_days, metavar="N", help=MAX_DAYS_AHEAD_HELP)
 
     daily = command("daily", "The scheduled entry: every inbox file not yet ingested, dated up to --date.")
     daily.add_argument("--inbox", help="the inbox URI (default: inbox/ beside the store)")
     daily.add_argument("--date", type=_date, help="take files dated up to this day (YYYY-MM-DD)")
     daily.add_argument("--json", action="store_true", help="print only a JSON summary on standard output")
+    daily.add_argument("--max-days-ahead", type=_days, metavar="N", help=MAX_DAYS_AHEAD_HELP)
 
     quarantine = command("quarantine", "List refused rows with their rule ids (no personal data).")
     quarantine.add_argument("--file", help="only rows of this change file (its name)")
@@ -249,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
 def _settings(args):
     from juki.settings import Settings
 
-    return Settings.resolve(getattr(args, "store", None), inbox=getattr(args, "inbox", None))
+    try:
+        return Settings.resolve(getattr(args, "store", None), inbox=getattr(args, "inbox", None),
+                                max_days_ahead=getattr(args, "max_days_ahead", None))
+    except ValueError as exc:  # a setting from the environment that is not usable
+        raise UsageError(str(exc)) from None
 
 
 def _read_only(args):

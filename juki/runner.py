@@ -31,7 +31,8 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
     from flows.daily_linkage import daily_linkage
 
     state = daily_linkage(files=files, inbox=inbox, until=until, store=str(settings.store),
-                          max_refused_share=settings.max_refused_share, return_state=True)
+                          max_refused_share=settings.max_refused_share, max_days_ahead=settings.max_days_ahead,
+                          return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)

@@ -23,8 +23,12 @@ class Settings:
     stats: str = field(default="")
     outbox: str = field(default="")
     subscribers: str = field(default="")  # the subscribers YAML; empty: schemas/subscribers.yaml
+    max_days_ahead: int = 0  # a file may be dated this many days after today (Asia/Tokyo); later ones are refused
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_days_ahead, int) or self.max_days_ahead < 0:
+            raise ValueError(f"the days ahead a file may be dated must be a whole number, at least 0, "
+                             f"not {self.max_days_ahead!r}")
         root = self.store.resolve().parent
         for name in ("inbox", "archive", "stats", "outbox"):
             if not getattr(self, name):
@@ -36,8 +40,15 @@ class Settings:
 
     @classmethod
     def resolve(cls, store: str | os.PathLike | None = None, **overrides) -> "Settings":
-        """--store PATH, else $JUKI_STORE, else data/registry.duckdb; --subscribers, else $JUKI_SUBSCRIBERS."""
+        """--store PATH, else $JUKI_STORE, else data/registry.duckdb; --subscribers, else $JUKI_SUBSCRIBERS;
+        --max-days-ahead, else $JUKI_MAX_DAYS_AHEAD, else 0."""
         if overrides.get("subscribers") is None:
             overrides["subscribers"] = os.environ.get("JUKI_SUBSCRIBERS")
+        if overrides.get("max_days_ahead") is None and os.environ.get("JUKI_MAX_DAYS_AHEAD"):
+            value = os.environ["JUKI_MAX_DAYS_AHEAD"]
+            try:
+                overrides["max_days_ahead"] = int(value)
+            except ValueError:
+                raise ValueError(f"$JUKI_MAX_DAYS_AHEAD is {value!r}, not a whole number of days") from None
         chosen = store or os.environ.get("JUKI_STORE") or DEFAULT_STORE
         return cls(store=Path(chosen), **{k: v for k, v in overrides.items() if v is not None})

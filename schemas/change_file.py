@@ -225,7 +225,11 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("FILE_NAME_INVALID", "file", "The file name is not <municipality code>_changes_<YYYYMMDD>.csv."),
     Rule("FILE_DATE_INVALID", "file", "The business date in the file name is not a real date."),
     Rule("FILE_MUNICIPALITY_MISMATCH", "file", "The file name carries another municipality's code."),
+    Rule("FILE_DATE_IN_FUTURE", "file", "The business date in the file name is after today in Asia/Tokyo "
+                                        "(plus the days ahead the settings allow)."),
     Rule("FILE_EMPTY", "file", "The file is empty (zero bytes)."),
+    Rule("FILE_TRUNCATED", "file", "The file is cut short: its last line has no line end, or its last row is cut "
+                                   "inside a quoted field."),
     Rule("FILE_ENCODING", "file", "The file is neither UTF-8 nor CP932 text (undecodable bytes or control characters)."),
     Rule("FILE_NOT_CSV", "file", "The file is not RFC 4180 CSV."),
     Rule("FILE_NO_HEADER", "file", "The file has no header row."),

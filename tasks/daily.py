@@ -101,6 +101,7 @@ def parameters(settings: Settings, files: list[str], **extra) -> dict:
     subscribers = Path(settings.subscribers) if settings.subscribers else handoff.SUBSCRIBERS_YAML
     return {"files": [Path(f).name for f in files], "store": str(settings.store),
             "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code,
+            "today": ingest.today().isoformat(), "max_days_ahead": settings.max_days_ahead,
             "subscribers": str(subscribers.resolve()), "subscribers_sha256": _sha256_of(subscribers),
             **ingest.UNUSED_COLUMNS, **extra}
 
@@ -123,7 +124,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
         for index, uri in enumerate(uris):
             outcome = ingest.ingest_file(con, uri, settings.archive, settings.municipality_code,
                                          settings.max_refused_share if max_refused_share is None else max_refused_share,
-                                         run_id, steps.stages).as_dict()
+                                         run_id, steps.stages, ingest.latest_business_date(parameters)).as_dict()
             log(f"{outcome['file']}: {outcome['status']}, {outcome['rows_read']} read, {outcome['rows_applied']} "
                 f"applied, {outcome['rows_quarantined']} quarantined, {outcome['rows_skipped']} skipped")
             outcomes.append(outcome)

@@ -6,8 +6,8 @@ import dataclasses
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass
-
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -16,6 +16,7 @@ from tasks.land import LandedFile, archive_file, check_regular_files, file_name,
 from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
 
 Reasons = dict[int, list[tuple[str, str | None]]]
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,25 @@ class FileOutcome:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def today() -> dt.date:
+    """Today in Asia/Tokyo, the city's calendar (tests replace it)."""
+    return dt.datetime.now(TOKYO).date()
+
+
+def latest_business_date(parameters: dict) -> dt.date | None:
+    """The latest business date a run takes in: its recorded day plus the days ahead; None when not recorded."""
+    if not parameters.get("today"):
+        return None  # a run recorded before the rule existed judged no date; its replay does not either
+    return dt.date.fromisoformat(parameters["today"]) + dt.timedelta(days=parameters.get("max_days_ahead") or 0)
+
+
+def check_date(change_file: ChangeFile, latest: dt.date | None) -> None:
+    """A FileRefused when the file's business date is after the latest the run takes in."""
+    if latest is not None and change_file.business_date > latest:
+        raise FileRefused(change_file.name, "FILE_DATE_IN_FUTURE",
+                          f"{change_file.business_date} is after {latest}")
 
 
 def land(uri: str, archive: str) -> LandedFile:
@@ -153,8 +173,9 @@ class Stages:
 
 
 def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipality_code: str,
-                max_refused_share: float, run_id: str, stages: Stages = Stages()) -> FileOutcome:
-    """Take in one file: land, then a duplicate, a refusal, or read, validate and apply."""
+                max_refused_share: float, run_id: str, stages: Stages = Stages(),
+                latest: dt.date | None = None) -> FileOutcome:
+    """Take in one file: land, then a duplicate, a refusal, or read, validate and apply (dated up to `latest`)."""
     landed = stages.land(uri, archive)
     delivery = next_delivery(con, landed, run_id)
     earlier = applied_before(con, landed.sha256, landed.name)
@@ -163,6 +184,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipa
     change_file = None
     try:
         change_file = _unless_refused(stages.read(landed, municipality_code))
+        check_date(change_file, latest)
         validation = stages.validate(con, change_file)
         return _unless_refused(stages.apply(con, change_file, validation, delivery, max_refused_share))
     except FileRefused as refusal:

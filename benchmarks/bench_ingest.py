@@ -18,8 +18,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks import ingest
 
 

@@ -22,8 +22,8 @@ import tasks.daily
 import tasks.ingest
 import tasks.publish
 import tasks.replay
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 
 KEY = bytes(range(32))
 STEPS = {  # module, attribute, label: the steps of a run, timed where the replay calls them

@@ -16,11 +16,11 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 
 from flows.hooks import ledger_run_id, report_failure
-from juki.keys import subscriber_key
-from juki.settings import Settings
-from juki.store import StoreError, connect, writer_lock
+from juki_core.settings import Settings
+from juki_core.store import StoreError, connect, writer_lock
 from tasks import daily, handoff, ingest, publish
 from tasks.check import broken_invariants
+from tasks.keys import subscriber_key
 from tasks.land import NotAFile
 from tasks.progress import RunProgress
 from tasks.read import FILE_NAME_PATTERN, FileRefused

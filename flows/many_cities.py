@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from flows import daily_linkage
 from flows.hooks import report_failure
-from juki.settings import Settings
-from juki.store import StoreError, connect, writer_lock
+from juki_core.settings import Settings
+from juki_core.store import StoreError, connect, writer_lock
 from tasks import daily
 
 WORKERS = int(os.environ.get("JUKI_DASK_WORKERS", min(4, os.cpu_count() or 1)))

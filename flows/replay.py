@@ -13,8 +13,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.hooks import report_failure
-from juki.settings import Settings
-from juki.store import StoreError
+from juki_core.settings import Settings
+from juki_core.store import StoreError
 from tasks import replay as replaying
 
 # The replay carries personal data in memory only: no caching, no persisted results.

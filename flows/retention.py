@@ -10,8 +10,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.hooks import ledger_run_id, report_failure
-from juki.settings import Settings
-from juki.store import StoreError, connect, writer_lock
+from juki_core.settings import Settings
+from juki_core.store import StoreError, connect, writer_lock
 from tasks import retention as retaining
 
 # The tasks read and clear personal data: no caching, no persisted results (they return counts anyway).

@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args):
-    from juki.settings import Settings
+    from juki_core.settings import Settings
 
     try:
         return Settings.resolve(getattr(args, "store", None), inbox=getattr(args, "inbox", None),
@@ -267,7 +267,7 @@ def _settings(args):
 
 
 def _read_only(args):
-    from juki.store import StoreError, connect
+    from juki_core.store import StoreError, connect
 
     settings = _settings(args)
     try:
@@ -317,6 +317,7 @@ def cmd_quarantine(args) -> int:
 
 def cmd_show(args) -> int:
     from juki import queries
+    from tasks.summary import BeforeRegister
 
     if args.reason and not args.reveal:
         raise UsageError("--reason goes with --reveal")
@@ -325,7 +326,7 @@ def cmd_show(args) -> int:
     with _read_only(args) as con:
         try:
             shown = queries.show(con, args.resident_code, args.as_of or dt.date.today(), args.known_at)
-        except queries.BeforeRegister as exc:
+        except BeforeRegister as exc:
             raise UsageError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(shown, ensure_ascii=False, indent=1, default=str))
@@ -335,8 +336,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from juki.queries import BeforeRegister, check_known
     from tasks import stats
+    from tasks.summary import BeforeRegister, check_known
 
     if args.table == "report":
         return _stats_report(args)
@@ -361,8 +362,9 @@ def cmd_stats(args) -> int:
 
 def _reveal(args) -> int:
     from juki import queries
-    from juki.store import StoreError, connect
+    from juki_core.store import StoreError, connect
     from tasks import disclosure
+    from tasks.summary import BeforeRegister
 
     settings = _settings(args)
     if not settings.store.exists():
@@ -371,7 +373,7 @@ def _reveal(args) -> int:
         with connect(settings.store) as con:
             shown = disclosure.reveal(con, args.resident_code, args.as_of or dt.date.today(),
                                       disclosure.current_user(), args.reason or "", args.known_at)
-    except (ValueError, queries.BeforeRegister, StoreError) as exc:
+    except (ValueError, BeforeRegister, StoreError) as exc:
         raise UsageError(str(exc)) from None
     shown.pop("disclosure", None)
     if args.format == "json":
@@ -435,8 +437,8 @@ def cmd_audit(args) -> int:
 def _stats_report(args) -> int:
     from pathlib import Path
 
-    from juki.queries import BeforeRegister, check_known
     from tasks.stats_report import ReportDoesNotBalance, write_report
+    from tasks.summary import BeforeRegister, check_known
 
     if not 2 <= args.year <= 9999:
         raise UsageError(f"--year {args.year} is not a year the register can report on")
@@ -504,7 +506,7 @@ def cmd_retention(args) -> int:
 
 
 def _retention_dry_run(args, as_of: dt.date) -> int:
-    from juki.store import StoreBusy, StoreError, connect, has_table
+    from juki_core.store import StoreBusy, StoreError, connect, has_table
     from tasks import retention
 
     con = _read_only(args)
@@ -525,11 +527,10 @@ def _retention_dry_run(args, as_of: dt.date) -> int:
 
 
 def cmd_handoff(args) -> int:
-    from juki.keys import subscriber_key
-    from juki.queries import BeforeRegister, check_known
-    from juki.store import StoreError, connect
+    from juki_core.store import StoreError, connect
     from tasks import chain, disclosure, handoff
-    from tasks.summary import latest_business_date
+    from tasks.keys import subscriber_key
+    from tasks.summary import BeforeRegister, check_known, latest_business_date
 
     settings = _settings(args)
     if not settings.store.exists():

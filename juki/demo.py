@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from juki.runner import run_daily_linkage
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks.land import list_inbox
 from tasks.summary import latest_business_date, quarantine_by_rule, residents_on
 

@@ -7,27 +7,13 @@ import re
 
 import duckdb
 
-from juki.store import has_table
+from juki_core.store import has_table
 from schemas.change_file import mask_my_number
 from tasks.apply import sql
-from tasks.summary import first_baseline_date
+from tasks.summary import BeforeRegister, check_known
 
 SHOWN_DATES = ("valid_from", "valid_to")
 HIDDEN = ("recorded_from", "recorded_to", "resident_code")
-
-
-class BeforeRegister(Exception):
-    """A question about a day before the register knew the city."""
-
-
-def check_known(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
-    """Refuse a day before the first BASELINE file's business date."""
-    first = first_baseline_date(con)
-    if first is None:
-        raise BeforeRegister("the register holds no BASELINE yet: ingest the city's BASELINE file first")
-    if day < first:
-        raise BeforeRegister(f"the register knows the city from {first} (its first BASELINE file); "
-                             f"{day} is earlier")
 
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection, file: str | None = None) -> list[dict]:

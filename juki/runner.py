@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from juki.settings import Settings
+from juki_core.settings import Settings
 
 # Measured here: a cold ephemeral API needs up to ~20 s, the default timeout; no network for telemetry.
 PREFECT_DEFAULTS = {

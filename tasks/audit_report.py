@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable
 
 import duckdb
 
+from juki_core.store import has_table
 from schemas.change_file import mask_my_number
-from juki.store import has_table
 from tasks import chain
 
 AUDIT_SQL = Path(__file__).resolve().parent / "sql" / "audit"

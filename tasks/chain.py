@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from juki.store import has_table
+from juki_core.store import has_table
 from tasks.audit import AUDIT_SQL
 
 GENESIS = "0" * 64

@@ -17,8 +17,8 @@ from typing import Callable
 import duckdb
 
 
-from juki.provenance import code_version, lock_sha256
-from juki.settings import Settings
+from juki_core.provenance import code_version, lock_sha256
+from juki_core.settings import Settings
 from tasks import chain, handoff, ingest, publish
 from tasks.audit import register_digest
 from tasks.check import broken_invariants

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from juki.queries import BeforeRegister, check_known
 from tasks import chain, handoff
 from tasks.apply import sql
+from tasks.summary import BeforeRegister, check_known
 
 LOG_SQL = Path(__file__).resolve().parent.parent / "schemas" / "disclosure_log.sql"
 COLUMNS = ("disclosure_no", "disclosed_at", "channel", "who", "persons", "why", "file_name", "sequence_no",

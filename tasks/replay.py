@@ -25,8 +25,8 @@ import duckdb
 import fsspec
 import polars as pl
 
-from juki.settings import Settings
-from juki.store import connect, has_table
+from juki_core.settings import Settings
+from juki_core.store import connect, has_table
 from schemas.change_file import FILE_NAME_PATTERN
 from tasks import chain, daily, handoff, ingest, retention
 from tasks.daily import FLOW_NAME, RunRecord

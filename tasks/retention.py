@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from juki.store import has_table
+from juki_core.store import has_table
 from tasks import chain, daily
 from tasks.audit import AUDIT_SQL, register_digest
 from tasks.check import broken_invariants

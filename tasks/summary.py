@@ -41,6 +41,20 @@ def first_baseline_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
                    ).fetchall()[0][0]
 
 
+class BeforeRegister(Exception):
+    """A question about a day before the register knew the city."""
+
+
+def check_known(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
+    """Refuse a day before the first BASELINE file's business date."""
+    first = first_baseline_date(con)
+    if first is None:
+        raise BeforeRegister("the register holds no BASELINE yet: ingest the city's BASELINE file first")
+    if day < first:
+        raise BeforeRegister(f"the register knows the city from {first} (its first BASELINE file); "
+                             f"{day} is earlier")
+
+
 def summary_markdown(files: list[dict], by_rule: list[dict], residents: int | None, as_of: dt.date | None) -> str:
     """The run summary as a markdown document for a Prefect artifact."""
     lines = ["# Daily linkage", "", "| file | status | read | applied | quarantined | skipped | ignored values |",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks.ingest import FileOutcome, ingest_file
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 
 
 def test_a_folder_named_like_a_change_file_is_refused_at_once_without_retries(prefect_api, tmp_path):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks import daily
 from tasks.audit import register_digest
 from synthetic.city import generate_city

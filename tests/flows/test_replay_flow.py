@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from juki.store import connect
+from juki_core.store import connect
 from tests.builders import event, person, resident_code, write_file
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from juki.store import connect, writer_lock
+from juki_core.store import connect, writer_lock
 from tasks.audit import register_digest
 from tests.builders import event, my_number, person, resident_code, write_file
 from tests.conftest import Register

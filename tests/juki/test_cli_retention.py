@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from juki.cli import main
-from juki.store import connect
+from juki_core.store import connect
 from tasks.audit import register_digest
 from tests.builders import event, my_number, person, resident_code, write_file
 from tests.conftest import Register

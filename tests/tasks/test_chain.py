@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from juki.cli import main
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks import chain, daily
 from tasks.audit import AUDIT_SQL
 from tasks.audit_report import write_audit_report

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from juki.queries import BeforeRegister
+from tasks.summary import BeforeRegister
 from tasks import disclosure
 from tasks.disclosure import disclosures, record_publish, record_reveal, reveal
 from tasks.handoff import load_subscribers, publish_conbini, publish_feed

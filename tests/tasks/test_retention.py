@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks import retention
 from tasks.audit import AUDIT_SQL, register_digest
 from tasks.check import broken_invariants

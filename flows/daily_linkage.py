@@ -20,6 +20,7 @@ from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
 from tasks import daily, handoff, ingest, publish
 from tasks.check import broken_invariants
+from tasks.heads import households_to_look_at
 from tasks.keys import subscriber_key
 from tasks.land import NotAFile
 from tasks.progress import RunProgress
@@ -72,6 +73,9 @@ def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
                  f"{base64.b64encode(out.pyramid).decode()})\n\nFile: `{out.pyramid_path}`\n")
     create_table_artifact(key="movements", table=out.tables["movements"].to_dicts() or [{"movements": 0}],
                           description=f"Movements (異動集計表) with effective date {out.day}")
+    create_table_artifact(key="households-without-head",
+                          table=households_to_look_at(con, out.day) or [{"households": 0}],
+                          description=f"Households without a 世帯主 for more than 14 days, or with two, on {out.day}")
     return out.digests
 
 

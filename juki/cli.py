@@ -216,6 +216,12 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
     sub.add_argument("--to", dest="date_to", type=_date)
     sub.add_argument("--format", choices=("csv", "json"), default="csv")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+    sub = whats.add_parser("households", help="households without a 世帯主 for more than 14 days, or with two",
+                           description="Households of two or more residents without a 世帯主 for more than 14 "
+                                       "days (住基法25条), and households with two 世帯主, on a date.")
+    sub.add_argument("--as-of", type=_date, help="the day (default: the newest applied business date)")
+    sub.add_argument("--format", choices=("csv", "json"), default="csv")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
     sub = whats.add_parser("report", help="an HTML report of a period, with the replay verdict",
                            description="Write a self-contained HTML report of what was received, applied, "
                                        "refused (by rule), published to whom, the disclosures, and the "
@@ -400,11 +406,41 @@ def _audit_chain(args) -> int:
     return EXIT_OK
 
 
+def _audit_households(args) -> int:
+    import csv
+    import io
+
+    from tasks.summary import BeforeRegister, check_known
+    from tasks.heads import households_to_look_at
+    from tasks.summary import latest_business_date
+
+    with _read_only(args) as con:
+        as_of = args.as_of or latest_business_date(con)
+        if as_of is None:
+            raise UsageError("the register has applied no file yet")
+        try:
+            check_known(con, as_of)
+        except BeforeRegister as exc:
+            raise UsageError(str(exc)) from None
+        rows = households_to_look_at(con, as_of)
+    if args.format == "json":
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=1))
+    else:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["problem", "household_id", "members", "since", "days"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    return EXIT_OK
+
+
 def cmd_audit(args) -> int:
     from tasks import disclosure
 
     if args.what == "chain":
         return _audit_chain(args)
+    if args.what == "households":
+        return _audit_households(args)
     if args.what == "disclosures":
         with _read_only(args) as con:
             rows = disclosure.disclosures(con, args.date_from, args.date_to)

@@ -284,6 +284,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("CANCEL_TARGET_IS_CANCEL", "state", "cancels_event_id names a CANCEL."),
     Rule("CANCEL_BREAKS_HISTORY", "state", "Without the cancelled event, a later event of the person would no longer hold."),
     Rule("LATE_EVENT_CONFLICT", "state", "Placed at its effective date, the event would break a later event of the person."),
+    Rule("HOUSEHOLD_HAS_HEAD", "state", "The household already has a 世帯主 on a date on which this row makes a second one."),
     Rule("DEPENDS_ON_REFUSED_ROW", "state", "An earlier row of the file for this resident was refused."),
 )}
 ROW_RULE_IDS = tuple(r.id for r in RULES.values() if r.scope == "row")

@@ -80,8 +80,11 @@ def stored_events(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> dict[st
 
 
 def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[tuple[str, str | None]]],
-               stored: dict[str, list[dict]]) -> Judgement:
-    """Judge every row in file order against the register; `prior` holds the row and SQL refusals."""
+               stored: dict[str, list[dict]], heads: pl.DataFrame | None = None) -> Judgement:
+    """Judge every row in file order against the register; `prior` holds the row and SQL refusals.
+
+    `heads` (the register's 世帯主 intervals, tasks/heads.py) turns on the one-head-per-household rule.
+    """
     rows = typed(change_file.rows).with_columns(
         business_date=pl.lit(change_file.business_date), delivery_no=pl.lit(delivery_no, pl.Int64))
     result = Judgement(refusals={line: list(reasons) for line, reasons in prior.items()})
@@ -94,6 +97,7 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
 
     chains: dict[str, list[dict]] = {}
     states: dict[str, dict | None] = {}
+    steps: dict[str, list[tuple[int, list[dict]]]] = defaultdict(list)  # (line, chain after it) per person
     refused_residents: set[str] = set()
     for event in slow.to_dicts():
         line, code = event["line"], event["resident_code"]
@@ -118,10 +122,13 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
             problem, chains[code], states[code] = judge(chains[code], states[code], event)
         if problem is None:
             result.accepted_lines.append(line)
+            steps[code].append((line, chains[code]))
         else:
             result.refusals[line] = [(problem, None)]
             refused_residents.add(code)
 
+    if heads is not None:
+        fast = _refuse_second_heads(result, slow, fast, stored, steps, chains, heads)
     accepted = set(result.accepted_lines)
     changed = {e["resident_code"] for e in slow.to_dicts() if e["line"] in accepted}
     slow_versions = [v for code in sorted(changed) for v in versions(code, chains[code])]
@@ -134,6 +141,36 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     result.touched = sorted(changed | set(fast["resident_code"].to_list()))
     result.accepted_lines.sort()
     return result
+
+
+def _refuse_second_heads(result: Judgement, slow: pl.DataFrame, fast: pl.DataFrame, stored: dict[str, list[dict]],
+                         steps: dict[str, list[tuple[int, list[dict]]]], chains: dict[str, list[dict]],
+                         register: pl.DataFrame) -> pl.DataFrame:
+    """Refuse the rows that make a second 世帯主 (and the person's later rows); the fast rows still accepted."""
+    from tasks.heads import RULE, second_heads
+
+    cancel_target = dict(slow.filter(pl.col("event_type") == "CANCEL").select("line", "cancels_event_id").iter_rows())
+    fast_heads = fast.filter(pl.col("relationship") == "世帯主").select(
+        "line", "resident_code", "household_id", "effective_date")
+    fast_lines = set(fast_heads["line"].to_list())
+    person_of = {line: code for code, chain_steps in steps.items() for line, _ in chain_steps}
+    while lines := second_heads(register, stored, steps, fast_heads):
+        for line in sorted(lines):
+            if line in fast_lines:
+                result.refusals[line] = [(RULE, None)]
+                continue
+            code = person_of[line]
+            at = next(i for i, (l, _) in enumerate(steps[code]) if l == line)
+            for later, _ in steps[code][at:]:
+                result.refusals[later] = [(RULE if later == line else "DEPENDS_ON_REFUSED_ROW", None)]
+                result.accepted_lines.remove(later)
+                result.cancellations.pop(cancel_target.get(later), None)
+            chains[code] = steps[code][at - 1][1] if at else list(stored.get(code, []))
+            steps[code] = steps[code][:at]
+            if not steps[code]:
+                del steps[code]
+        fast_heads = fast_heads.filter(~pl.col("line").is_in(list(lines)))
+    return fast.filter(~pl.col("line").is_in([l for l in result.refusals if l in fast_lines]))
 
 
 def _final_state(events: list[dict]) -> dict | None:

@@ -103,7 +103,7 @@ def parameters(settings: Settings, files: list[str], **extra) -> dict:
             "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code,
             "today": ingest.today().isoformat(), "max_days_ahead": settings.max_days_ahead,
             "subscribers": str(subscribers.resolve()), "subscribers_sha256": _sha256_of(subscribers),
-            **ingest.UNUSED_COLUMNS, **extra}
+            **ingest.RULE_PARAMETERS, **extra}
 
 
 def _sha256_of(path: Path) -> str | None:

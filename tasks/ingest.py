@@ -110,14 +110,18 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validat
 # A run recorded with this parameter drops values in columns their event type does not use; a run recorded
 # before it kept them, and its replay keeps them too, so its digests still verify (docs/decisions.md).
 UNUSED_COLUMNS = {"unused_columns": "ignored"}
+# Likewise for the one-世帯主-per-household rule (HOUSEHOLD_HAS_HEAD).
+ONE_HEAD = {"household_heads": "one"}
+RULE_PARAMETERS = UNUSED_COLUMNS | ONE_HEAD
 
 
-def ignores_unused(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """Whether this run drops unused values: yes unless its run ledger row was recorded without the parameter."""
+def run_follows(con: duckdb.DuckDBPyConnection, run_id: str, rule: dict) -> bool:
+    """Whether this run follows a rule: yes unless its run ledger row was recorded without the rule's parameter."""
     row = con.execute("select parameters from run_ledger where run_id = $r", {"r": run_id}).fetchall()
     if not row or row[0][0] is None:
         return True
-    return json.loads(row[0][0]).get("unused_columns") == "ignored"
+    recorded = json.loads(row[0][0])
+    return all(recorded.get(k) == v for k, v in rule.items())
 
 
 def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: Validation, delivery: Delivery,
@@ -125,10 +129,13 @@ def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: V
     """Judge the file's rows against each person's history and apply it in one transaction."""
     from tasks.validate_rows import without_unused
 
-    if ignores_unused(con, delivery.run_id):
+    from tasks.heads import register_heads
+
+    if run_follows(con, delivery.run_id, UNUSED_COLUMNS):
         change_file = dataclasses.replace(change_file, rows=without_unused(change_file.rows))
+    heads = register_heads(con, change_file.rows) if run_follows(con, delivery.run_id, ONE_HEAD) else None
     judgement = judge_file(change_file, delivery.delivery_no, validation.reasons,
-                           stored_events(con, change_file.rows))
+                           stored_events(con, change_file.rows), heads)
     counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)
     return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
 

@@ -20,9 +20,10 @@ planned_move_out as (
       and e.notified_date <= $as_of
 ),
 heads as (
-    -- a household has at most one 世帯主; should the data hold two, the lowest resident_code wins
+    -- a household has at most one 世帯主 (rule HOUSEHOLD_HAS_HEAD); two kept from before the rule name nobody
+    -- rather than a guess (they are listed by `juki audit households`)
     select household_id,
-           arg_min(family_name || '　' || given_name, resident_code) as head_of_household_name
+           case when count(*) = 1 then any_value(family_name || '　' || given_name) end as head_of_household_name
     from on_day
     where relationship = '世帯主'
     group by household_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import functools
 from pathlib import Path
 
 from prefect import flow, get_run_logger, tags, task
@@ -13,12 +12,12 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
                                update_progress_artifact)
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from prefect.states import Failed
 
-from flows.hooks import ledger_run_id, report_failure
+from flows.hooks import (FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, ledger_run_id, quiet_prefect_logs,
+                         report_failure)
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
-from tasks import daily, handoff, ingest, publish
+from tasks import daily, handoff, ingest, publish, schedule
 from tasks.check import broken_invariants
 from tasks.heads import households_to_look_at
 from tasks.keys import subscriber_key
@@ -26,40 +25,46 @@ from tasks.land import NotAFile
 from tasks.progress import RunProgress
 from tasks.read import FILE_NAME_PATTERN, FileRefused
 from tasks.summary import (first_baseline_date, latest_business_date, pyramid_table, quarantine_by_rule,
-                           residents_on, run_files, summary_markdown)
+                           residents_on, run_files, run_movements, summary_markdown)
+
+# A refused file fails its task (red in the graph) with its one sentence, and no traceback in the log.
+quiet_prefect_logs(FileRefused)
 
 # Stages carry personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
 # I/O is retried with backoff; reading, validating and applying never are: the same bytes give the same answer.
 _IO_RETRIES = {"retries": 3, "retry_delay_seconds": [1, 5, 20],
                "retry_condition_fn": lambda task, run, state: not isinstance(state.data, NotAFile)}
+_LIMIT = {"timeout_seconds": TASK_TIMEOUT_SECONDS}
+
+pending_files = task(name="list the inbox", task_run_name="list the inbox", cache_policy=NO_CACHE, **_LIMIT,
+                     **_IO_RETRIES)(daily.pending_files)
 
 
-def _refusal_as_value(fn):
-    """A refused file is an outcome, not a crash: the task completes and hands the refusal back."""
-    @functools.wraps(fn)
-    def stage(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except FileRefused as refusal:
-            get_run_logger().error(str(refusal))
-            return refusal
-    return stage
+@task(name="check invariants", task_run_name="check invariants", cache_policy=NO_CACHE, **_LIMIT)
+def check_invariants(con) -> dict[str, int]:
+    """The register's invariants; one log line either way."""
+    broken = broken_invariants(con)
+    if broken:
+        get_run_logger().error("invariants broken: %s", ", ".join(f"{k} ({n} rows)" for k, n in broken.items()))
+    else:
+        get_run_logger().info("invariants: all hold")
+    return broken
 
 
-pending_files = task(name="list the inbox", cache_policy=NO_CACHE, **_IO_RETRIES)(daily.pending_files)
-
-
-@task(name="check balance", task_run_name="check balance {day}", cache_policy=NO_CACHE)
+@task(name="check balance", task_run_name="check balance {day}", cache_policy=NO_CACHE, **_LIMIT)
 def check_balance(con, day: dt.date) -> str | None:
     """The balance identity for one business date; the keys and figures that break it."""
     problem = publish.balance_problem(con, day)
     if problem:
         get_run_logger().error("balance identity broken on %s: %s", day, problem)
+    else:
+        get_run_logger().info("balance identity on %s: holds", day)
     return problem
 
 
-@task(name="publish statistics", cache_policy=NO_CACHE, **_IO_RETRIES)
+@task(name="publish statistics", task_run_name="publish statistics", cache_policy=NO_CACHE, **_LIMIT,
+      **_IO_RETRIES)
 def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
     """The applied business dates' tables under stats/, the pyramid, and their artifacts."""
     out = publish.write_statistics(con, run_id, stats_uri)
@@ -71,8 +76,6 @@ def publish_statistics(con, run_id: str, stats_uri: str) -> dict[str, str]:
         key="population-pyramid", description=f"Population pyramid at the end of {out.day}",
         markdown=f"# Population pyramid, end of {out.day}\n\n![pyramid](data:image/png;base64,"
                  f"{base64.b64encode(out.pyramid).decode()})\n\nFile: `{out.pyramid_path}`\n")
-    create_table_artifact(key="movements", table=out.tables["movements"].to_dicts() or [{"movements": 0}],
-                          description=f"Movements (異動集計表) with effective date {out.day}")
     create_table_artifact(key="households-without-head",
                           table=households_to_look_at(con, out.day) or [{"households": 0}],
                           description=f"Households without a 世帯主 for more than 14 days, or with two, on {out.day}")
@@ -93,17 +96,17 @@ def _named(stage: str):
 
 STEPS = daily.Steps(
     stages=ingest.Stages(
-        land=task(name="land", task_run_name=_named("land"), **_IO_RETRIES, **_PRIVATE)(ingest.land),
-        read=task(name="read", task_run_name=_named("read"), **_PRIVATE)(_refusal_as_value(ingest.read)),
-        validate=task(name="validate", task_run_name=_named("validate"), **_PRIVATE)(ingest.validate),
-        apply=task(name="apply", task_run_name=_named("apply"), **_PRIVATE)(_refusal_as_value(ingest.apply)),
+        land=task(name="land", task_run_name=_named("land"), **_IO_RETRIES, **_PRIVATE, **_LIMIT)(ingest.land),
+        read=task(name="read", task_run_name=_named("read"), **_PRIVATE, **_LIMIT)(ingest.read),
+        validate=task(name="validate", task_run_name=_named("validate"), **_PRIVATE, **_LIMIT)(ingest.validate),
+        apply=task(name="apply", task_run_name=_named("apply"), **_PRIVATE, **_LIMIT)(ingest.apply),
     ),
-    check=task(name="check invariants", cache_policy=NO_CACHE)(broken_invariants),
+    check=check_invariants,
     balance=check_balance,
     statistics=publish_statistics,
     # keys are fetched inside the task (key_for), never passed or stored as parameters
-    handoffs=task(name="publish hand-offs", cache_policy=NO_CACHE, persist_result=False,
-                  **_IO_RETRIES)(publish.publish_handoffs),
+    handoffs=task(name="publish hand-offs", task_run_name="publish hand-offs", cache_policy=NO_CACHE,
+                  persist_result=False, **_LIMIT, **_IO_RETRIES)(publish.publish_handoffs),
 )
 
 
@@ -112,34 +115,48 @@ def prefect_key(sub):
     return subscriber_key(sub, use_prefect=True)
 
 
-@flow(name="daily-linkage", log_prints=False, on_failure=[report_failure])
+@flow(name="daily-linkage", log_prints=False, persist_result=False, timeout_seconds=FLOW_TIMEOUT_SECONDS,
+      on_failure=[report_failure], on_crashed=[report_failure])
 def daily_linkage(files: list[str] | None = None, inbox: str | None = None, until: dt.date | None = None,
                   store: str | None = None, subscribers: str | None = None,
                   max_refused_share: float | None = None, municipality_code: str | None = None,
-                  max_days_ahead: int | None = None) -> list[dict]:
-    """Take in the given change files, or the inbox's new ones up to `until`, in name order; record the run."""
+                  max_days_ahead: int | None = None, scheduled: bool = False,
+                  run_date: dt.date | None = None) -> list[dict]:
+    """Take in the given change files, or the inbox's new ones up to `until`, in name order; record the run.
+
+    A `scheduled` run (the deployment's) skips a day the office is closed and fails when the previous business
+    day's file has not arrived; `run_date` is its day in Tokyo (default: the day it was scheduled for)."""
     log = get_run_logger()
     settings = Settings.resolve(store, max_refused_share=max_refused_share, inbox=inbox, subscribers=subscribers,
                                 municipality_code=municipality_code, max_days_ahead=max_days_ahead)
+    today = run_date or schedule.day_in_tokyo(flow_run.scheduled_start_time if flow_run.get_id() else None)
+    if scheduled and (closed := schedule.closed_reason(today)):
+        log.info("%s is not a business day (%s): nothing to take in", today, closed)
+        return []
     run_id = ledger_run_id()
     try:
         with writer_lock(settings.store, f"daily-linkage run {run_id}"):
             con = connect(settings.store)
             try:
-                record = _run(con, settings, run_id, files, until, log)
+                chosen = sorted(files if files is not None else pending_files(con, settings.inbox, until),
+                                key=lambda u: Path(u).name)
+                missing = (schedule.missing_delivery(con, chosen, today, settings.inbox, settings.municipality_code)
+                           if scheduled else None)
+                record = _run(con, settings, run_id, chosen, log)
             finally:
                 con.close()
     except (StoreError, NotAFile) as exc:
         log.error(str(exc))
-        return Failed(message=str(exc), data=[])
-    if record.status == "failed":
-        return Failed(message=" ".join(record.problems()), data=record.outcomes)
+        return failed(str(exc), [])
+    if missing:
+        log.error(missing)
+    problems = ([missing] if missing else []) + record.problems()
+    if problems:
+        return failed(" ".join(problems), record.outcomes)
     return record.outcomes
 
 
-def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: dt.date | None, log) -> daily.RunRecord:
-    chosen = sorted(files if files is not None else pending_files(con, settings.inbox, until),
-                    key=lambda u: Path(u).name)
+def _run(con, settings: Settings, run_id: str, chosen: list[str], log) -> daily.RunRecord:
     log.info("%d file(s) to take in", len(chosen))
     run_tags = _tag_run(settings, chosen)
     progress = _progress(len(chosen))
@@ -161,10 +178,13 @@ def _run(con, settings: Settings, run_id: str, files: list[str] | None, until: d
 
 
 def _tag_run(settings: Settings, files: list[str]) -> list[str]:
-    """Tag the flow run (and its task runs) with the municipality and the business dates it takes in."""
+    """Tag the flow run (and its task runs) with the municipality and the business date, or the first and last
+    of a catch-up (one tag per day would pass Prefect's limit of 100 related resources per event)."""
     dates = sorted({f"{m['date'][:4]}-{m['date'][4:6]}-{m['date'][6:]}" for f in files
                     if (m := FILE_NAME_PATTERN.fullmatch(Path(f).name))})
-    run_tags = [f"municipality:{settings.municipality_code}"] + [f"business-date:{d}" for d in dates]
+    run_tags = [f"municipality:{settings.municipality_code}"]
+    if dates:
+        run_tags.append(f"business-date:{dates[0]}" + (f"..{dates[-1]}" if len(dates) > 1 else ""))
     run_id = flow_run.get_id()
     if run_id:
         from prefect.client.orchestration import get_client
@@ -201,6 +221,11 @@ def _report(con, run_id: str, published: dict[str, list], settings: Settings) ->
                                  description="What was published to whom (file names and counts only)")
     create_table_artifact(key="quarantine-by-rule", table=by_rule or [{"rule_id": "(none)", "rows": 0}],
                           description="Refused rows by rule id (no personal data)")
+    reach, moved = run_movements(con, run_id)
+    if reach:
+        create_table_artifact(
+            key="movements", table=moved or [{"nationality_group": "(none)", "sex": "", "net_change": 0}],
+            description=f"Movements (異動集計表) this run's rows added, effective {reach[0]} to {reach[1]}")
 
 
 def _link(target: str) -> str:

@@ -10,12 +10,11 @@ from prefect.futures import wait
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
-from prefect.states import Failed
 from prefect_dask import DaskTaskRunner
 from pydantic import BaseModel, Field
 
 from flows import daily_linkage
-from flows.hooks import report_failure
+from flows.hooks import FLOW_TIMEOUT_SECONDS, failed, report_failure
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
 from tasks import daily
@@ -46,7 +45,7 @@ class City(BaseModel):
 
 
 @task(name="daily linkage of one city", task_run_name="daily linkage of {city.name}", cache_policy=NO_CACHE,
-      persist_result=False)
+      persist_result=False, timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def link_city(city: City, until: dt.date | None = None) -> dict:
     """The city's new inbox files through the daily run, in its own store; a summary without personal data."""
     settings = Settings.resolve(city.store, inbox=city.inbox, subscribers=city.subscribers,
@@ -82,14 +81,15 @@ def _outcome(city: City, future) -> dict:
     return result
 
 
-@flow(name="many-cities", log_prints=False, persist_result=False, on_failure=[report_failure],
+@flow(name="many-cities", log_prints=False, persist_result=False, timeout_seconds=FLOW_TIMEOUT_SECONDS,
+      on_failure=[report_failure], on_crashed=[report_failure],
       task_runner=task_runner())
 def many_cities(cities: list[City], until: dt.date | None = None) -> list[dict]:
     """Run the daily linkage for every city in parallel; one city's failure does not stop the others."""
     log = get_run_logger()
     names = [c.name for c in cities]
     if len(set(names)) != len(names) or len({c.store for c in cities}) != len(cities):
-        return Failed(message="every city needs a name and a store of its own")
+        return failed("every city needs a name and a store of its own.", [])
     futures = [link_city.with_options(tags=[f"municipality:{c.municipality_code}", f"city:{c.name}"]).submit(c, until)
                for c in cities]
     wait(futures)  # every city ends, however another one did
@@ -98,7 +98,7 @@ def many_cities(cities: list[City], until: dt.date | None = None) -> list[dict]:
         log.info("%s (%s): %s, %d file(s), %d applied, %d quarantined", r["city"], r["municipality_code"],
                  r["status"], r["files"], r["rows_applied"], r["rows_quarantined"])
     create_table_artifact(key="many-cities", table=results, description="One row per city: its daily run")
-    failed = [r for r in results if r["status"] != "completed"]
-    if failed:
-        return Failed(message=" ".join(f"{r['city']}: {r['problems']}" for r in failed), data=results)
+    stopped = [r for r in results if r["status"] != "completed"]
+    if stopped:
+        return failed(" ".join(f"{r['city']}: {r['problems']}" for r in stopped), results)
     return results

@@ -7,21 +7,21 @@ import datetime as dt
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Failed
 
-from flows.hooks import ledger_run_id, report_failure
+from flows.hooks import FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, ledger_run_id, report_failure
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
 from tasks import retention as retaining
 
 # The tasks read and clear personal data: no caching, no persisted results (they return counts anyway).
-_PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}
+_PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False, "timeout_seconds": TASK_TIMEOUT_SECONDS}
 
-plan_erasure = task(name="plan erasure", **_PRIVATE)(retaining.plan_erasure)
-erase = task(name="erase", **_PRIVATE)(retaining.erase)
+plan_erasure = task(name="plan erasure", task_run_name="plan erasure", **_PRIVATE)(retaining.plan_erasure)
+erase = task(name="erase", task_run_name="erase", **_PRIVATE)(retaining.erase)
 
 
-@flow(name="retention", log_prints=False, persist_result=False, on_failure=[report_failure])
+@flow(name="retention", log_prints=False, persist_result=False, timeout_seconds=FLOW_TIMEOUT_SECONDS,
+      on_failure=[report_failure], on_crashed=[report_failure])
 def retention(store: str | None = None, as_of: dt.date | None = None, years: int = retaining.YEARS,
               quarantine_days: int = retaining.QUARANTINE_DAYS, dry_run: bool = False) -> dict:
     """Erase removed records (除票) removed more than `years` years before `as_of` (default: today in Tokyo) and
@@ -50,7 +50,7 @@ def retention(store: str | None = None, as_of: dt.date | None = None, years: int
                 con.close()
     except (StoreError, retaining.RetentionError) as exc:
         log.error(str(exc))
-        return Failed(message=str(exc), data={"ok": False, "summary": str(exc)})
+        return failed(str(exc), {"ok": False, "summary": str(exc)})
     summary = retaining.summary(erasure, as_of, years, quarantine_days, dry_run)
     log.info(summary)
     create_markdown_artifact(key="retention", description="What the retention run erased, or would: counts only",

@@ -33,7 +33,7 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
     state = daily_linkage(files=files, inbox=inbox, until=until, store=str(settings.store),
                           max_refused_share=settings.max_refused_share, max_days_ahead=settings.max_days_ahead,
                           return_state=True)
-    result = state.result(raise_on_failure=False)
+    result = _outcome(state)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)
         return 1
@@ -48,6 +48,16 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
     if state.is_failed() and not any(o["status"] == "refused" for o in outcomes):
         print(state.message, file=sys.stderr)
     return status
+
+
+def _outcome(state):
+    """A run's result: what a failed run did (its RunFailed's outcome), else the value or the exception."""
+    from flows.hooks import RunFailed
+
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, RunFailed) and result.outcome is not None:
+        return result.outcome
+    return result
 
 
 def outcome_table(outcomes: list[dict]) -> str:
@@ -70,7 +80,7 @@ def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json:
     from tasks.replay import report_text
 
     state = replay(store=str(settings.store), until=until, verify=verify, scratch=scratch, return_state=True)
-    result = state.result(raise_on_failure=False)
+    result = _outcome(state)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)
         return 1
@@ -89,7 +99,7 @@ def run_retention(settings: Settings, as_of: dt.date | None, years: int, quarant
 
     state = retention(store=str(settings.store), as_of=as_of, years=years, quarantine_days=quarantine_days,
                       dry_run=dry_run, return_state=True)
-    result = state.result(raise_on_failure=False)
+    result = _outcome(state)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)
         return 1

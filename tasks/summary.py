@@ -99,3 +99,26 @@ def pyramid_table(population) -> list[dict]:
     for r in population.group_by("sex", "age_group", "nationality_group").agg(pl.col("residents").sum()).to_dicts():
         wide[r["age_group"]][f"{'men' if r['sex'] == '1' else 'women'}_{r['nationality_group']}"] = r["residents"]
     return list(wide.values())
+
+
+def run_movements(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[tuple[dt.date, dt.date] | None, list[dict]]:
+    """What this run's rows changed in the movement table (異動集計表): the effective dates they reach, and per key
+    the table as known after the run minus as known before it (a change file mostly reports earlier days' events,
+    so the table of the business date alone is often empty)."""
+    from tasks import stats
+
+    first, last, before, after = con.sql(
+        "select min(least(e.effective_date, t.effective_date)), max(greatest(e.effective_date, t.effective_date)), "
+        "min(e.recorded_at) - interval 1 microsecond, max(e.recorded_at) from event e left join event t on t.event_id = e.cancels_event_id "
+        "where e.run_id = $run and e.event_type <> 'BASELINE'", params={"run": run_id}).fetchall()[0]
+    if first is None:
+        return None, []
+    import polars as pl
+
+    keys = ["nationality_group", "sex"]
+    now, earlier = stats.movements(con, first, last, known_at=after), stats.movements(con, first, last, known_at=before)
+    figures = [c for c in now.columns if c not in keys]
+    both = now.join(earlier, on=keys, how="full", coalesce=True, suffix="_before").fill_null(0)
+    delta = both.select(keys + [(pl.col(c) - pl.col(f"{c}_before")).alias(c) for c in figures])
+    delta = delta.filter(pl.any_horizontal(pl.col(figures) != 0)).sort(keys)
+    return (first, last), delta.to_dicts()

@@ -40,7 +40,7 @@ def test_three_cities_run_in_parallel_each_into_its_own_store(prefect_api, tmp_p
 
     assert state.is_failed()
     assert state.message.startswith("kawagoe: ") and "FILE_" in state.message and "kumagaya" not in state.message
-    by_city = {r["city"]: r for r in state.result(raise_on_failure=False)}
+    by_city = {r["city"]: r for r in state.result(raise_on_failure=False).outcome}
     assert [by_city[n]["status"] for n, _ in CITIES] == ["completed", "failed", "completed"]
     for name, code in CITIES:
         root = tmp_path / name

@@ -128,8 +128,32 @@ def test_a_validation_refusal_is_not_retried(prefect_api, city, keys, monkeypatc
     assert len(reads) == 1
 
 
-def test_a_failed_run_leaves_an_artifact_and_calls_the_webhook_block(prefect_api, city, keys):
-    """The failure hook writes a markdown artifact and posts the sentence (no My Number) to the Webhook block."""
+def _task_runs(state) -> dict[str, object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(
+            any_=[state.state_details.flow_run_id])))
+    return {t.name: t for t in found}
+
+
+def _logs(state) -> list[tuple[int, str]]:
+    """The flow run's log lines as the UI shows them: (level, message), sent to the API first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
+            any_=[state.state_details.flow_run_id])))
+    return [(log.level, log.message) for log in logs]
+
+
+@pytest.fixture
+def webhook():
+    """A Webhook block pointing at a local receiver; the bodies it received."""
     from prefect.blocks.webhook import Webhook
 
     received = []
@@ -146,18 +170,37 @@ def test_a_failed_run_leaves_an_artifact_and_calls_the_webhook_block(prefect_api
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Webhook(url=f"http://127.0.0.1:{server.server_port}/juki").save("juki-failure-webhook", overwrite=True)
-    (city.root / "inbox" / "112038_changes.csv").write_text("no date in this name\n")
     try:
-        state = _run(city)
+        yield received
     finally:
         server.shutdown()
         Webhook.delete("juki-failure-webhook")
 
+
+def test_a_refused_file_fails_its_task_and_the_artifact_and_webhook_name_the_file_and_rule(prefect_api, city, keys,
+                                                                                          webhook):
+    """The read task of the refused file ends Failed (the graph points at it) with no traceback in the log; the
+    failure artifact and the webhook body name the file and the rule; the run's state resolves to RunFailed."""
+    from flows.hooks import RunFailed
+
+    (city.root / "inbox" / "112038_changes_20260402.csv").write_bytes(b"\xff\xfe\x00garbage")
+    state = _run(city)
+
     assert state.is_failed()
-    artifact = _artifacts(state)["failure"]
-    assert "daily-linkage failed" in artifact.data and "FILE_NAME_INVALID" in artifact.data
-    assert [r["flow"] for r in received] == ["daily-linkage"]
-    assert "FILE_NAME_INVALID" in received[0]["message"] and received[0]["state"] == "Failed"
+    result = state.result(raise_on_failure=False)
+    assert isinstance(result, RunFailed) and [o["status"] for o in result.outcome] == ["applied", "refused"]
+    runs = _task_runs(state)
+    assert runs["read 112038_changes_20260402.csv"].state.type.value == "FAILED"
+    assert runs["read 112038_changes_20260401.csv"].state.type.value == "COMPLETED"
+    artifact = _artifacts(state)["failure"].data
+    assert "daily-linkage failed" in artifact
+    assert "112038_changes_20260402.csv" in artifact and "FILE_ENCODING" in artifact
+    [body] = webhook
+    assert body["flow"] == "daily-linkage" and body["state"] == "Failed"
+    assert "112038_changes_20260402.csv" in body["message"] and "FILE_ENCODING" in body["message"]
+    logs = _logs(state)
+    assert not [m for _, m in logs if "Traceback" in m or "NoneType: None" in m]
+    assert [m for level, m in logs if level >= 40 and m.startswith("112038_changes_20260402.csv: refused (FILE_")]
 
 
 def test_a_crash_is_recorded_and_sealed_and_its_text_masked(prefect_api, city, keys, monkeypatch):
@@ -193,3 +236,96 @@ def test_a_run_is_tagged_and_shows_its_progress_and_summary(prefect_api, city, k
     artifacts = _artifacts(state)
     assert artifacts["daily-linkage-progress"].data == 100.0
     assert {"daily-linkage-summary", "quarantine-by-rule", "population-by-age", "hand-offs"} <= set(artifacts)
+
+
+def test_a_run_logs_one_line_per_file_and_check_and_no_completed_task_states(prefect_api, city, keys):
+    """INFO shows what happened (a line per file, per check); Prefect's "Finished in state Completed()" of each
+    task is at DEBUG; task runs without a file have their plain name."""
+    state = _run(city)
+
+    assert state.is_completed(), state.message
+    messages = [m for _, m in _logs(state)]
+    assert not [m for m in messages if m.startswith("Finished in state Completed()")][1:]  # the flow's own only
+    assert [m for m in messages if m.startswith("112038_changes_20260401.csv: applied")] != []
+    assert "invariants: all hold" in messages
+    assert {"list the inbox", "check invariants", "publish statistics", "publish hand-offs"} <= set(_task_runs(state))
+
+
+def test_a_catch_up_run_is_tagged_with_its_first_and_last_business_date(prefect_api, city, keys):
+    write_file(city.root / "inbox", "2026-04-02", [])
+    write_file(city.root / "inbox", "2026-04-03", [])
+    state = _run(city)
+
+    assert state.is_completed(), state.message
+    assert "business-date:2026-04-01..2026-04-03" in _flow_run(state).tags
+    assert not [t for t in _flow_run(state).tags if t.startswith("business-date:2026-04-02")]
+
+
+def test_the_movements_artifact_shows_what_the_days_rows_moved(prefect_api, city, keys):
+    """A file of 2 April reporting a move-in of 1 April: the artifact shows it (not a single 0)."""
+    write_file(city.root / "inbox", "2026-04-02", [event("I3", "MOVE_IN", "2026-04-01", "2026-04-02", **person(3),
+                                                         prev_address="東京都千代田区")])
+    state = _run(city)
+
+    assert state.is_completed(), state.message
+    rows = json.loads(_artifacts(state)["movements"].data)
+    assert [(r["nationality_group"], r["moved_in_domestic"], r["net_change"]) for r in rows] == [("japanese", 1, 1)]
+
+
+def test_a_scheduled_run_fails_with_one_sentence_when_the_business_days_file_is_missing(prefect_api, city, keys,
+                                                                                       webhook):
+    """Run on Friday 3 April: Thursday's file is missing. The run takes in what is there and fails saying so."""
+    from flows.daily_linkage import daily_linkage
+
+    state = daily_linkage(store=str(city.store), inbox=city.inbox, scheduled=True, run_date="2026-04-03",
+                          return_state=True)
+
+    assert state.is_failed()
+    assert state.message == (f"no change file for business day 2026-04-02 arrived by this run on 2026-04-03: "
+                             f"112038_changes_20260402.csv is not in {city.inbox}.")
+    assert "112038_changes_20260402.csv" in webhook[0]["message"]
+    with connect(city.store) as con:  # what had arrived was taken in
+        assert con.execute("select status from file_ledger").fetchall() == [("applied",)]
+
+    write_file(city.root / "inbox", "2026-04-02", [])
+    assert daily_linkage(store=str(city.store), inbox=city.inbox, scheduled=True, run_date="2026-04-03",
+                         return_state=True).is_completed()
+
+
+def test_a_scheduled_run_on_a_holiday_does_nothing_and_says_why_in_one_line(prefect_api, city, keys):
+    from flows.daily_linkage import daily_linkage
+
+    state = daily_linkage(store=str(city.store), inbox=city.inbox, scheduled=True, run_date="2026-04-29",
+                          return_state=True)
+
+    assert state.is_completed() and state.result() == []
+    assert "2026-04-29 is not a business day (昭和の日): nothing to take in" in [m for _, m in _logs(state)]
+    assert not city.store.exists() or not _artifacts(state)
+
+
+class _Killed(BaseException):
+    """Stands for what ends a process without an exception handler (an OOM kill, a SIGKILL)."""
+
+
+def test_a_crash_gets_the_same_artifact_and_webhook(prefect_api, city, keys, webhook, monkeypatch):
+    import tasks.validate_rows
+
+    def killed(*args, **kwargs):
+        raise _Killed()
+
+    monkeypatch.setattr(tasks.validate_rows, "row_violations", killed)
+    from flows.daily_linkage import daily_linkage
+
+    with pytest.raises(_Killed):
+        daily_linkage(store=str(city.store), inbox=city.inbox)
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=["CRASHED"]))), limit=1, sort="START_TIME_DESC")
+    assert run.state.is_crashed()
+    [body] = webhook
+    assert body["state"] == "Crashed" and body["flow_run_id"] == str(run.id)
+    with connect(city.store) as con:
+        assert con.execute("select status from run_ledger").fetchall() == [("crashed",)]

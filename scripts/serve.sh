@@ -3,10 +3,10 @@
 #
 #   1. a Prefect server on 127.0.0.1:$JUKI_SERVE_PORT (default 4200); its database and settings live in
 #      data/prefect/ (PREFECT_HOME), so runs and schedules survive a restart and nothing is written to ~
-#   2. waits for /api/health, creates the process work pool juki-process if it is missing
-#   3. `prefect --no-prompt deploy --all` from the checkout
+#   2. waits for /api/health, creates (or overwrites) the process work pool juki-process
+#   3. `prefect --no-prompt deploy --all` from the checkout, then the automations of automations.yaml
 #   4. a process worker for juki-process: same venv, flow runs in the checkout, data/ as the store
-# Ctrl-C stops the worker (and any flow run it started), then the server.
+# Ctrl-C stops the worker (and any flow run it started), then the server, and ends with status 0.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -86,7 +86,9 @@ cleanup() {
     echo "serve: stopped (the server's data stays in ${PREFECT_HOME#"$ROOT"/})" >&2
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+# Ctrl-C is how one stops `make serve`: after the clean stop the script ends with 0, so make (which gets the
+# same SIGINT) ends quietly instead of printing "make: *** [Makefile: serve] Error 130".
+trap 'exit 0' INT
 trap 'exit 143' TERM
 
 echo "serve: starting the Prefect server on http://$HOST:$PORT (log: ${SERVER_LOG#"$ROOT"/}) …" >&2
@@ -110,12 +112,9 @@ until healthy; do
 done
 echo "serve: the server answers ($((waited / 2)) s)" >&2
 
-if "$PREFECT" work-pool inspect "$POOL" >/dev/null 2>&1; then
-    echo "serve: work pool $POOL exists" >&2
-else
-    "$PREFECT" work-pool create "$POOL" --type process >/dev/null
-    echo "serve: created the process work pool $POOL" >&2
-fi
+# --overwrite: the pool is always the one prefect.yaml names, whatever an earlier serve left behind.
+"$PREFECT" work-pool create "$POOL" --type process --overwrite >/dev/null
+echo "serve: work pool $POOL (process)" >&2
 
 DEPLOY_LOG=$PREFECT_HOME/deploy.log
 echo "serve: deploying prefect.yaml (log: ${DEPLOY_LOG#"$ROOT"/}) …" >&2
@@ -125,6 +124,25 @@ if ! "$PREFECT" --no-prompt deploy "${deploy[@]}" >"$DEPLOY_LOG" 2>&1; then
     tail -n 30 "$DEPLOY_LOG" >&2
     exit 1
 fi
+# automations.yaml: its call-webhook actions need the id of the Webhook block juki-failure-webhook.
+"$PY" - "$ROOT/automations.yaml" <<'EOF' >&2 || echo "serve: the automations were not created (see above)" >&2
+import sys, yaml
+from prefect.automations import Automation
+from prefect.blocks.webhook import Webhook
+
+try:
+    block = str(Webhook.load("juki-failure-webhook", _sync=True)._block_document_id)
+except ValueError:
+    sys.exit(print("serve: no Webhook block juki-failure-webhook: the 08:00 alert (automations.yaml) is not set up"))
+text = open(sys.argv[1], encoding="utf-8").read().replace("{{ juki-failure-webhook }}", block)
+for spec in yaml.safe_load(text)["automations"]:
+    try:
+        Automation.read(name=spec["name"]).delete()  # the file is the truth: replace, never duplicate
+    except ValueError:
+        pass
+    Automation.model_validate(spec).create()
+    print(f"serve: automation '{spec['name']}'")
+EOF
 # What the server now holds: flow/deployment and its schedule.
 DEPLOYED=$("$PY" - "$PREFECT_API_URL" <<'EOF'
 import sys, httpx

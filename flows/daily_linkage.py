@@ -27,8 +27,8 @@ from tasks.read import FILE_NAME_PATTERN, FileRefused
 from tasks.summary import (first_baseline_date, latest_business_date, pyramid_table, quarantine_by_rule,
                            residents_on, run_files, run_movements, summary_markdown)
 
-# A refused file fails its task (red in the graph) with its one sentence, and no traceback in the log.
-quiet_prefect_logs(FileRefused)
+# A refused file (or a path that is no file) fails its task, red in the graph, with its one sentence, no traceback.
+quiet_prefect_logs(FileRefused, NotAFile)
 
 # Stages carry personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False}

@@ -38,6 +38,38 @@ def test_the_three_deployments_on_the_process_pool():
         assert "juki" in d["tags"] and any("112038" in t for t in d["tags"]), d["name"]
 
 
+@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+def test_each_deployment_gives_its_runs_an_environment_with_time_limits(name):
+    env = DEPLOYMENTS[name]["work_pool"]["job_variables"]["env"]
+    assert env["PREFECT_LOGGING_LEVEL"] == "INFO"
+    assert int(env["JUKI_FLOW_TIMEOUT_SECONDS"]) >= 3600 and int(env["JUKI_TASK_TIMEOUT_SECONDS"]) >= 600
+    assert DEPLOYMENTS[name]["concurrency_limit"] == 1  # one writer per store; one replay's scratch copy at a time
+
+
+def test_only_the_schedule_marks_a_run_as_scheduled():
+    """A scheduled run skips closed days and expects the previous business day's file; a run by hand does not."""
+    [schedule] = DEPLOYMENTS["daily-linkage"]["schedules"]
+    assert schedule["parameters"] == {"scheduled": True}
+    assert "scheduled" not in DEPLOYMENTS["daily-linkage"]["parameters"]
+    _flow(DEPLOYMENTS["daily-linkage"]["entrypoint"]).validate_parameters(
+        DEPLOYMENTS["daily-linkage"]["parameters"] | schedule["parameters"])
+
+
+def test_the_08_00_alert_is_a_proactive_automation_prefect_accepts():
+    """automations.yaml: not Completed within 90 minutes of Running (06:30 + 90 min = 08:00 Tokyo)."""
+    from prefect.automations import AutomationCore
+
+    text = (ROOT / "automations.yaml").read_text(encoding="utf-8")
+    [spec] = yaml.safe_load(text.replace("{{ juki-failure-webhook }}", "00000000-0000-0000-0000-000000000000")
+                            )["automations"]
+    automation = AutomationCore.model_validate(spec)
+    trigger = automation.trigger
+    assert (trigger.posture, trigger.after, trigger.expect) == (
+        "Proactive", {"prefect.flow-run.Running"}, {"prefect.flow-run.Completed"})
+    assert trigger.within.total_seconds() == 90 * 60
+    assert [a.type for a in automation.actions] == ["call-webhook"]
+
+
 def test_daily_linkage_runs_every_business_morning_in_tokyo_one_at_a_time():
     daily = DEPLOYMENTS["daily-linkage"]
     [schedule] = daily["schedules"]

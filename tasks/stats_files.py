@@ -50,12 +50,20 @@ def write_tables(tables: dict[str, pl.DataFrame], stats_uri: str, business_date:
 
 
 def pyramid_png(population: pl.DataFrame, as_of: dt.date) -> bytes:
-    """A population pyramid (men left, women right; Japanese and foreign stacked) as PNG bytes."""
+    """A population pyramid (男 left, 女 right; 日本人 and 外国人 stacked) as PNG bytes, labelled in Japanese."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    # A Japanese font by file (Debian's fonts-ipafont-gothic, or Noto CJK): matplotlib's cached font list may
+    # predate its installation. Without one the labels would be empty boxes, so they stay in English.
+    font = next((f for f in sorted(font_manager.findSystemFonts())
+                 if f.rsplit("/", 1)[-1].lower() in ("ipag.ttf", "ipaexg.ttf", "notosanscjk-regular.ttc",
+                                             "notosanscjkjp-regular.otf")), None)
+    ja = font is not None
+    props = {"fontproperties": font_manager.FontProperties(fname=font)} if ja else {}
     counts = (population.group_by("sex", "age_group", "nationality_group").agg(pl.col("residents").sum())
               .to_dicts())
     value = {(r["sex"], r["age_group"], r["nationality_group"]): r["residents"] for r in counts}
@@ -65,15 +73,21 @@ def pyramid_png(population: pl.DataFrame, as_of: dt.date) -> bytes:
         japanese = [value.get((sex, g, "japanese"), 0) for g in AGE_GROUPS]
         foreign = [value.get((sex, g, "foreign"), 0) for g in AGE_GROUPS]
         ax.barh(y, [sign * v for v in japanese], color="#4c72b0" if sex == "1" else "#dd8452",
-                label="Japanese, " + ("men" if sex == "1" else "women"))
+                label=("日本人・" + ("男" if sex == "1" else "女")) if ja
+                else "Japanese, " + ("men" if sex == "1" else "women"))
         ax.barh(y, [sign * v for v in foreign], left=[sign * v for v in japanese],
-                color="#8fb3e0" if sex == "1" else "#f2b88e", label="foreign, " + ("men" if sex == "1" else "women"))
-    ax.set_yticks(list(y), AGE_GROUPS, fontsize=7)
+                color="#8fb3e0" if sex == "1" else "#f2b88e",
+                label=("外国人・" + ("男" if sex == "1" else "女")) if ja
+                else "foreign, " + ("men" if sex == "1" else "women"))
+    ticks = [g.replace("+", "歳以上") if "+" in g else f"{g}歳" for g in AGE_GROUPS] if ja else AGE_GROUPS
+    ax.set_yticks(list(y), ticks, **({"fontproperties": font_manager.FontProperties(fname=font, size=7)} if ja
+                                      else {"fontsize": 7}))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{abs(int(v)):,}"))
     ax.axvline(0, color="black", linewidth=0.5)
-    ax.set_title(f"Population pyramid, end of {as_of.isoformat()}")
-    ax.set_xlabel("residents (men left, women right)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"人口ピラミッド（{as_of.year}年{as_of.month}月{as_of.day}日現在）" if ja
+                 else f"Population pyramid, end of {as_of.isoformat()}", **props)
+    ax.set_xlabel("人口（左: 男、右: 女）" if ja else "residents (men left, women right)", **props)
+    ax.legend(fontsize=7, loc="lower right", prop=font_manager.FontProperties(fname=font, size=7) if ja else None)
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png", metadata={"Software": None})

@@ -8,7 +8,7 @@ RESIDENTS ?= 20000
 DAYS ?= 10
 SERVE_PORT ?= 4200
 
-.PHONY: demo test bench serve clean-data lock
+.PHONY: demo test test-fast bench serve clean-data lock
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m juki.demo --residents $(RESIDENTS) --days $(DAYS)
 
+# Everything, as CI runs it (.ci/run): under 15 minutes on an idle 2-core machine.
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q
+
+# Everything but the end-to-end tests marked slow (a Prefect server, a browser, catch-up runs): for a
+# developer between changes.
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 # A local Prefect server (127.0.0.1:$(SERVE_PORT), data in data/prefect/) with the deployments of
 # prefect.yaml and a worker, in the foreground until Ctrl-C.

@@ -24,6 +24,7 @@ def keys(monkeypatch):
         monkeypatch.setenv(sub.key_env, f"{i + 1:02d}" * 32)
 
 
+@pytest.mark.slow
 def test_three_cities_run_in_parallel_each_into_its_own_store(prefect_api, tmp_path, keys):
     """Every city's register is what a run of its own files alone gives; a refused file fails only its city."""
     from flows.many_cities import many_cities

@@ -24,11 +24,13 @@ from tasks import ingest
 
 
 def calendar_days_for(business_days: int, start: dt.date) -> int:
-    """Calendar days after `start` that hold this many weekdays."""
+    """Calendar days after `start` that hold this many business days (the generator's calendar)."""
+    from schemas.business_calendar import is_business_day
+
     day, count = start, 0
     while count < business_days:
         day += dt.timedelta(days=1)
-        count += day.weekday() < 5
+        count += is_business_day(day)
     return (day - start).days
 
 

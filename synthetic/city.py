@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 from faker import Faker
 
+from schemas.business_calendar import is_business_day as _is_business_day
 from schemas.change_file import MUNICIPALITY_CODE, town_names
 from synthetic.broken import _break_baseline, _break_day
 from synthetic.calibration import CALIBRATION_POPULATION
@@ -26,13 +27,9 @@ from synthetic.households import _baseline_row, _build_baseline
 from synthetic.model import _City, _build_pools, _town_weights
 
 
-def _is_business_day(day: datetime.date) -> bool:
-    """Monday to Friday."""
-    return day.weekday() < 5
-
-
 def _business_dates(start: datetime.date, days: int) -> tuple[datetime.date, list[datetime.date]]:
-    """The baseline business date and the business days among the `days` calendar days after it."""
+    """The baseline business date and the business days among the `days` calendar days after it (the city's
+    calendar: no file on a national holiday or on 12/29-1/3)."""
     baseline = start
     while not _is_business_day(baseline):
         baseline += datetime.timedelta(days=1)

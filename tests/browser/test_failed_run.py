@@ -70,6 +70,7 @@ def test_a_failed_deployment_run_shows_its_story_without_a_traceback(chromium, p
         time.sleep(3)  # the engine's last log lines
     finally:
         stop(worker, 10)
+        httpx.delete(f"{api}/deployments/{deployment['id']}", timeout=10)  # and its scheduled runs
     worker_log = worker_log.read_text()
 
     assert state["type"] == "FAILED", state
@@ -93,7 +94,7 @@ def test_a_failed_deployment_run_shows_its_story_without_a_traceback(chromium, p
                       "logs", "FILE_ENCODING")
     assert flow_run["name"] in logs_page and f"{REFUSED}: refused (FILE_ENCODING)" in logs_page
     assert "Traceback" not in logs_page and "Engine execution exited" not in logs_page
-    tasks_page = _page(chromium, f"{ui}/v2/runs/flow-run/{flow_run['id']}?tab=Task+Runs", prefect_server["env"],
+    tasks_page = _page(chromium, f"{ui}/v2/runs/flow-run/{flow_run['id']}?tab=TaskRuns", prefect_server["env"],
                        tmp_path, "tasks", f"read {REFUSED}")
     assert f"read {REFUSED}" in tasks_page and "Failed" in tasks_page
     artifact_page = _page(chromium, f"{ui}/v2/artifacts/artifact/{failure['id']}", prefect_server["env"], tmp_path,

@@ -37,7 +37,8 @@ def test_the_ui_shows_the_daily_run_and_its_artifacts(chromium, prefect_server, 
 
     api = prefect_server["api"]
     [run] = httpx.post(f"{api}/flow_runs/filter", timeout=10, json={
-        "flows": {"name": {"any_": ["daily-linkage"]}}, "sort": "START_TIME_DESC", "limit": 1}).json()
+        "flows": {"name": {"any_": ["daily-linkage"]}}, "sort": "START_TIME_DESC", "limit": 1,
+        "flow_runs": {"deployment_id": {"is_null_": True}}}).json()  # not a deployment's (scheduled) run
     assert run["state_type"] == "COMPLETED"
     keys = {a["key"] for a in httpx.post(f"{api}/artifacts/filter", timeout=10, json={
         "artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()}

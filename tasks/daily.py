@@ -6,6 +6,7 @@ tasks, so the order of steps is written once and a replay recomputes exactly wha
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -22,9 +23,10 @@ from juki_core.settings import Settings
 from tasks import chain, handoff, ingest, publish
 from tasks.audit import register_digest
 from tasks.check import broken_invariants
+from tasks.faults import fault
 from tasks.land import check_regular_files, list_inbox, sha256_of
 from tasks.read import FILE_NAME_PATTERN
-from tasks.summary import applied_dates
+from tasks.summary import run_files
 
 FLOW_NAME = "daily-linkage"
 KeyFor = Callable[[handoff.Subscriber], bytes | None]
@@ -43,7 +45,7 @@ def pending_files(con: duckdb.DuckDBPyConnection, inbox: str, until: dt.date | N
 
 
 def statistics_digests(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str) -> dict[str, str]:
-    """The statistics files of the run's applied business dates, by name and SHA-256."""
+    """The statistics files of the business dates past the statistics watermark, by name and SHA-256."""
     return publish.write_statistics(con, run_id, stats_uri).digests
 
 
@@ -115,25 +117,32 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
         steps: Steps | None = None, target_for: Callable[[handoff.Subscriber], str] | None = None,
         log: Callable[[str], None] = lambda message: None,
         file_done: Callable[[int], None] = lambda index: None) -> RunRecord:
-    """Files in the order given, the invariants and balance, statistics, hand-offs, then the run ledger row."""
+    """Files in the order given, the invariants and balance, then everything past each output's watermark
+    (statistics, hand-offs), then the run ledger row and its seal; with no files, a publish run."""
     steps = steps or Steps()
     check_regular_files(uris)  # before anything is recorded: a folder given as a file changes nothing
     record_start(con, run_id, parameters)
+    for stale in close_stale_runs(con, run_id):
+        log(f"run {stale} was left running by a process that is gone: closed as crashed")
     outcomes: list[dict] = []
     try:
         for index, uri in enumerate(uris):
             outcome = ingest.ingest_file(con, uri, settings.archive, settings.municipality_code,
                                          settings.max_refused_share if max_refused_share is None else max_refused_share,
-                                         run_id, steps.stages, ingest.latest_business_date(parameters)).as_dict()
+                                         run_id, faulted(steps.stages), ingest.latest_business_date(parameters)
+                                         ).as_dict()
             log(f"{outcome['file']}: {outcome['status']}, {outcome['rows_read']} read, {outcome['rows_applied']} "
                 f"applied, {outcome['rows_quarantined']} quarantined, {outcome['rows_skipped']} skipped")
             outcomes.append(outcome)
             file_done(index)
         broken: dict = steps.check(con)
-        for day in applied_dates(con, run_id):
+        fault("after-invariants")
+        # every date whose statistics are still to be written: this run's, and those of a run that crashed
+        for day in publish.pending_dates(con, settings.stats):
             problem = steps.balance(con, day)
             if problem:
                 broken[f"balance on {day}"] = problem
+            fault("after-balance")
         statistics = steps.statistics(con, run_id, settings.stats)
         published, refusals = steps.handoffs(con, run_id, settings.root, key_for, plaintext=plaintext, log=log,
                                              subscribers=settings.subscribers or None, target_for=target_for)
@@ -147,8 +156,47 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
                 "register_sha256 = $g where run_id = $r",
                 {"s": status, "t": utc_now(), "r": run_id, "i": [o["sha256"] for o in outcomes], "g": digest,
                  "o": json.dumps({"files": outcomes, "stats": statistics, "handoffs": published}, default=str)})
+    fault("after-run-ledger")
     head = chain.seal(con, run_id)  # the run's last ledger write: everything it recorded is in this seal
     return RunRecord(outcomes, status, broken, statistics, published, digest, head)
+
+
+def faulted(stages: ingest.Stages) -> ingest.Stages:
+    """The stages with the fault-injection boundaries after land and after the apply commit."""
+    def after(boundary: str, stage: Callable) -> Callable:
+        @functools.wraps(stage)
+        def wrapped(*args, **kwargs):
+            result = stage(*args, **kwargs)
+            fault(boundary)
+            return result
+        return wrapped
+
+    return dataclasses.replace(stages, land=after("after-land", stages.land), apply=after("after-apply", stages.apply))
+
+
+def close_stale_runs(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """Close the run ledger rows another run left `running` as crashed, with what it did; their run ids.
+
+    Called by a run that holds the store's writer lock, so no other writer is alive to finish them."""
+    stale = [r for (r,) in con.execute("select run_id from run_ledger where status = 'running' and run_id <> $r "
+                                       "order by started_at", {"r": run_id}).fetchall()]
+    for other in stale:
+        files = run_files(con, other)
+        handoff.ensure_publish_tables(con)
+        handoffs = con.execute("select subscriber, sequence_no, file_name, rows, data_sha256 from handoff_ledger "
+                               "where run_id = $r order by subscriber, sequence_no", {"r": other}).fetchall()
+        marks = con.execute("select output, max(delivery_no) from publish_watermark where run_id = $r "
+                            "group by output order by output", {"r": other}).fetchall()
+        outputs = {"files": files, "crashed": "its process ended without closing the run",
+                   "closed_by": run_id,
+                   "handoffs": [dict(zip(("subscriber", "sequence_no", "file", "rows", "sha256"), h))
+                                for h in handoffs],
+                   "watermarks": dict(marks)}
+        con.execute("update run_ledger set status = 'crashed', finished_at = $t, outputs = $o, input_sha256 = $i "
+                    "where run_id = $r",
+                    {"t": utc_now(), "r": other, "i": [f["sha256"] for f in files],
+                     "o": json.dumps(outputs, default=str)})
+    return stale
 
 
 def record_crash(con: duckdb.DuckDBPyConnection, run_id: str, outcomes: list[dict], exc: BaseException) -> None:

@@ -69,20 +69,31 @@ def _subscriber(subscriber: handoff.Subscriber | str) -> handoff.Subscriber:
 
 def record_publish(con: duckdb.DuckDBPyConnection, subscriber: handoff.Subscriber | str, published: dict,
                    run_id: str, persons: int | None = None) -> dict | None:
-    """Log a publish whose file carries my_number and at least one row; the row written, or None."""
+    """Log a publish whose file carries my_number and at least one row, unless it is logged; the row, or None.
+
+    A publish through tasks/handoff.py is logged there, in the transaction of its ledger row; this adds
+    nothing for it (same subscriber, file, number and run)."""
+    sub = _subscriber(subscriber)
+    ensure_log(con)
+    sequence = published.get("snapshot_id", published.get("sequence_no"))
+    seen = con.execute("select count(*) from disclosure_log where channel = 'publish' and who = $w and file_name = $f "
+                       "and sequence_no is not distinct from $n and (run_id = $r or $already)",
+                       {"w": sub.name, "f": published.get("file"), "n": sequence, "r": run_id,
+                        "already": published.get("status") == "already_published"}).fetchall()[0][0]
+    if seen:
+        return None
+    return log_publish(con, sub, published, run_id, persons)
+
+
+def log_publish(con: duckdb.DuckDBPyConnection, subscriber: handoff.Subscriber | str, published: dict,
+                run_id: str, persons: int | None = None) -> dict | None:
+    """Write the log row of a publish whose file carries my_number and at least one row; the row, or None."""
     sub = _subscriber(subscriber)
     # a feed header lists the columns as sent; a snapshot manifest does not, so the configuration decides
     fields = published.get("fields") or sub.fields
     rows = int(published.get("rows") or 0)
     if "my_number" not in fields or rows <= 0:
         return None
-    if published.get("status") == "already_published":
-        # sent earlier; log it only if that earlier publish was interrupted before it could be logged
-        ensure_log(con)
-        seen = con.execute("select count(*) from disclosure_log where channel = 'publish' and who = $w "
-                           "and file_name = $f", {"w": sub.name, "f": published.get("file")}).fetchall()[0][0]
-        if seen:
-            return None
     created = published.get("created_at")
     at = dt.datetime.fromisoformat(created) if created else None
     if at is not None and at.tzinfo is not None:

@@ -5,15 +5,20 @@ Subscribers are configuration (schemas/subscribers.yaml). Every data file is det
 purpose, and written to an fsspec target before the small JSON file that names it. Every publish is
 recorded in handoff_ledger. No function here logs or prints personal data.
 
-A change-feed file holds, for one business date, the events recorded that day in the order they
-were recorded (delivery, line), each row: entry_no, event_id, event_type, effective_date,
-notified_date, cancels_event_id, then the subscriber's fields from the record the event made, as
-the register knew it right after the event's file was applied. Files already sent are never
-rewritten: a later cancellation (取消) travels as its own CANCEL row in the file of its business
-date, naming the cancelled event in cancels_event_id and carrying the record on the cancelled
-event's effective date once it is undone (all fields but resident_code null when the cancelled
-event had added the person). A CANCEL is sent exactly when its target was sent in an earlier file;
-an event cancelled within its own business date is sent to nobody, and neither is its CANCEL.
+A change-feed file holds the events of one applied delivery (a change file) in the order they were
+recorded (line); one file per delivery, so a second file for a business date and a re-sent file's new
+rows get files of their own. Each row: entry_no, event_id, event_type, effective_date, notified_date,
+cancels_event_id, record_status, then the subscriber's fields from the person's record as the register
+knows it when the file is published (null but resident_code when no record is left), so a receiver that
+applies the files in sequence order ends with the register's records whatever arrived late. Files already
+sent are never rewritten: a later cancellation (取消) travels as its own CANCEL row, naming the cancelled
+event in cancels_event_id. A CANCEL is sent exactly when its target was sent in an earlier file; an event
+cancelled within its own delivery is sent to nobody, and neither is its CANCEL. Which events a subscriber
+gets is decided on the records before and after each event as known right after its file was applied.
+
+Every publish is recorded as an intent before the subscriber can see the file (the manifest or the feed
+header), and settled in one transaction with its handoff_ledger row, disclosure_log row and the output's
+watermark; an intent a crash left is settled by the next publish to that target (see settle_intents).
 """
 
 from __future__ import annotations
@@ -39,14 +44,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas.change_file import ADDING, EVENT_TYPES, MUNICIPALITY_PREFIX, REMOVING, town_names
+from tasks.faults import fault
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBERS_YAML = ROOT / "schemas" / "subscribers.yaml"
 LEDGER_SQL = ROOT / "schemas" / "handoff_ledger.sql"
+PUBLISH_SQL = ROOT / "schemas" / "publish_ledger.sql"
 SQL_DIR = Path(__file__).resolve().parent / "sql" / "handoff"
 
 CONBINI_FORMAT = "juki-conbini/1"
-FEED_FORMAT = "juki-feed/1"
+FEED_FORMAT = "juki-feed/2"
 MANIFEST = "manifest.json"
 ENCRYPTION = "AES-256-GCM"
 NONCE_BYTES = 12
@@ -69,7 +76,7 @@ RECORD_TYPES: dict[str, pa.DataType] = {
 CONBINI_TYPES = {**RECORD_TYPES, "head_of_household_name": _S, "household_certificate_blocked": _B}
 ENTRY_TYPES: dict[str, pa.DataType] = {
     "entry_no": pa.int64(), "event_id": _S, "event_type": _S, "effective_date": _D, "notified_date": _D,
-    "cancels_event_id": _S,
+    "cancels_event_id": _S, "record_status": _S,
 }
 POPULATIONS = {"latest_snapshot": ("residents",), "change_feed": ("all", "japanese", "foreign")}
 KEYS = {"description", "mode", "target", "key_env", "population", "fields", "exclude", "event_types", "when_changed"}
@@ -322,18 +329,24 @@ def read_manifest(target: str) -> dict | None:
 
 
 def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.date, key: bytes | None,
-                    plaintext: bool, run_id: str, subscriber: Subscriber | str = "conbini") -> dict:
-    """Publish the snapshot for as_of (data file, manifest.json, then the old file deleted); the manifest."""
+                    plaintext: bool, run_id: str, subscriber: Subscriber | str = "conbini",
+                    delivery_no: int | None = None) -> dict:
+    """Publish the snapshot for as_of (intent, data file, manifest.json, ledger rows, old file deleted); the manifest.
+
+    `delivery_no` is the newest applied delivery the snapshot reflects (default: the newest there is); the
+    snapshot's watermark moves to it in the transaction that writes the ledger row."""
     sub = _resolve(subscriber)
     _require_key(key, plaintext, sub.key_env)
     ensure_ledger(con)
+    settle_intents(con, sub, target_uri, run_id)
     frame, excluded = conbini_frame(con, as_of, sub)
     data = parquet_bytes(frame, {f: CONBINI_TYPES[f] for f in sub.fields})
     blob, encryption, suffix = _seal(data, key, plaintext)
 
     fs, root = _target(target_uri)
     previous = read_manifest(target_uri)
-    snapshot_id = previous["snapshot_id"] + 1 if previous else 1
+    recorded = _last_sequence(con, sub, target_uri)
+    snapshot_id = max(previous["snapshot_id"] if previous else 0, recorded) + 1
     name = f"residents-{snapshot_id}{suffix}"
     created = _utc_now()
     manifest = {
@@ -349,28 +362,201 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
         "sha256": _sha256(data),
         "excluded": excluded,
     }
+    reflects = newest_delivery(con) if delivery_no is None else delivery_no
+    _begin_intent(con, sub, target_uri, snapshot_id, reflects, manifest, run_id)
     _put(fs, f"{root}/{name}", blob)
+    fault("after-data-file")
     _put(fs, f"{root}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-    # only now may the old snapshot go; leftovers of an interrupted publish go with it
+    fault("after-target-swap")
+    _settle(con, sub, target_uri, manifest, reflects, run_id)
+    _clear_old_snapshots(fs, root, name)
+    return manifest
+
+
+def _clear_old_snapshots(fs: fsspec.AbstractFileSystem, root: str, name: str) -> None:
+    # only once the manifest names the new file may the old one go; leftovers of an interrupted publish with it
     for path in fs.ls(root, detail=False):
         base = path.rstrip("/").rsplit("/", 1)[-1]
         stale_temporary = base.startswith((".residents-", f".{MANIFEST}.")) and base.endswith(".tmp")
         if (base.startswith("residents-") and base != name) or stale_temporary:
             fs.rm_file(path)
-    _record(con, subscriber=sub.name, mode=sub.mode, target=_public_uri(target_uri), sequence_no=snapshot_id,
-            previous_no=manifest["previous_snapshot_id"], as_of=as_of, business_date=None, rows=frame.height,
-            file_name=name, file_sha256=manifest["file_sha256"], data_sha256=manifest["sha256"],
-            encryption=encryption, excluded=json.dumps(excluded), published_at=created.replace(tzinfo=None),
-            run_id=run_id)
-    return manifest
+
+
+# --- intents: a publish recorded before the target can show it ----------------------------------
+
+def _last_sequence(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str) -> int:
+    (last,) = con.execute("select coalesce(max(sequence_no), 0) from handoff_ledger where subscriber = $s "
+                          "and target = $t", {"s": sub.name, "t": _public_uri(target)}).fetchall()[0]
+    return last
+
+
+def newest_delivery(con: duckdb.DuckDBPyConnection) -> int:
+    """The newest applied delivery (0 when none): what an output that is up to date reflects."""
+    return con.execute("select coalesce(max(delivery_no), 0) from file_ledger where status = 'applied'"
+                       ).fetchall()[0][0]
+
+
+def _begin_intent(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, sequence_no: int, delivery_no: int,
+                  header: dict, run_id: str) -> None:
+    ensure_publish_tables(con)
+    con.execute("insert into handoff_intent values ($s, $t, $n, $d, $h, $r, $at)",
+                {"s": sub.name, "t": _public_uri(target), "n": sequence_no, "d": delivery_no,
+                 "h": json.dumps(header, ensure_ascii=False), "r": run_id, "at": _utc_now().replace(tzinfo=None)})
+    fault("after-intent")
+
+
+def _settle(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, header: dict, delivery_no: int,
+            run_id: str) -> None:
+    """In one transaction: the ledger row, the disclosure row, the watermark, and the intent gone."""
+    from tasks import disclosure  # disclosure imports this module
+
+    con.begin()
+    try:
+        _record_published(con, sub, target, header, run_id)
+        disclosure.log_publish(con, sub, header, run_id)
+        move_watermark(con, output_name(sub), target, delivery_no, run_id)
+        con.execute("delete from handoff_intent where subscriber = $s and target = $t and sequence_no = $n",
+                    {"s": sub.name, "t": _public_uri(target), "n": _sequence_of(header)})
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    fault("after-handoff-ledger")
+
+
+def _sequence_of(header: dict) -> int:
+    return header["snapshot_id"] if "snapshot_id" in header else header["sequence_no"]
+
+
+def _record_published(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, header: dict, run_id: str) -> None:
+    if sub.mode == "change_feed":
+        _record_feed(con, sub, target, header, run_id)
+        return
+    _record(con, subscriber=sub.name, mode=sub.mode, target=_public_uri(target), sequence_no=header["snapshot_id"],
+            previous_no=header["previous_snapshot_id"], as_of=dt.date.fromisoformat(header["as_of"]),
+            business_date=None, rows=header["rows"], file_name=header["file"], file_sha256=header["file_sha256"],
+            data_sha256=header["sha256"], encryption=header["encryption"], excluded=json.dumps(header["excluded"]),
+            published_at=_naive_utc(header["created_at"]), run_id=run_id)
+
+
+def _naive_utc(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def settle_intents(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, target_uri: str,
+                   run_id: str) -> list[dict]:
+    """Publishes a process began and did not finish: delivered (recorded now) when the target names the file,
+    else undone (the data file removed). The headers of those found delivered, status published."""
+    sub = _resolve(subscriber)
+    ensure_ledger(con)
+    ensure_publish_tables(con)
+    pending = con.execute("select sequence_no, delivery_no, header from handoff_intent where subscriber = $s "
+                          "and target = $t order by sequence_no",
+                          {"s": sub.name, "t": _public_uri(target_uri)}).fetchall()
+    fs, root = _target(target_uri)
+    if not pending:
+        if sub.mode == "latest_snapshot" and fs.exists(f"{root}/{MANIFEST}"):
+            # killed after the ledger row, before the old snapshot was deleted: delete it now
+            _clear_old_snapshots(fs, root, (read_manifest(target_uri) or {}).get("file", ""))
+        return []
+    delivered = []
+    for sequence_no, delivery_no, text in pending:
+        header = json.loads(text)
+        if _target_names(fs, root, sub, header):
+            _settle(con, sub, target_uri, header, delivery_no, run_id)
+            if sub.mode == "latest_snapshot":
+                _clear_old_snapshots(fs, root, header["file"])
+            delivered.append({**header, "status": "published", "settled": True})
+            continue
+        data = f"{root}/{header['file']}"
+        if fs.exists(data):  # written, never named: the subscriber cannot have taken it
+            fs.rm_file(data)
+        con.execute("delete from handoff_intent where subscriber = $s and target = $t and sequence_no = $n",
+                    {"s": sub.name, "t": _public_uri(target_uri), "n": sequence_no})
+    return delivered
+
+
+def _target_names(fs: fsspec.AbstractFileSystem, root: str, sub: Subscriber, header: dict) -> bool:
+    """Whether the target shows the file: the manifest names it, or the feed header beside it is there."""
+    if sub.mode == "latest_snapshot":
+        path = f"{root}/{MANIFEST}"
+        if not fs.exists(path):
+            return False
+        try:
+            manifest = json.loads(fs.cat_file(path))
+        except ValueError:
+            return False
+        return manifest.get("snapshot_id") == header["snapshot_id"] and manifest.get("file") == header["file"]
+    return fs.exists(f"{root}/{header['file'].split('.', 1)[0]}.json")
+
+
+# --- watermarks: what each output has taken from the register --------------------------------------
+
+def ensure_publish_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create publish_watermark and handoff_intent when the store does not have them yet."""
+    con.execute(PUBLISH_SQL.read_text(encoding="utf-8"))
+
+
+def output_name(sub: Subscriber) -> str:
+    return f"{'feed' if sub.mode == 'change_feed' else 'snapshot'}:{sub.name}"
+
+
+def move_watermark(con: duckdb.DuckDBPyConnection, output: str, target: str, delivery_no: int, run_id: str) -> None:
+    """Record that an output now reflects every applied delivery up to delivery_no (call inside its transaction)."""
+    ensure_publish_tables(con)
+    con.execute("insert into publish_watermark select $o, $t, $d, (select business_date from file_ledger "
+                "where delivery_no = $d), $r, $at",
+                {"o": output, "t": _public_uri(target), "d": delivery_no, "r": run_id,
+                 "at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)})
+
+
+def watermark(con: duckdb.DuckDBPyConnection, output: str, target: str) -> int:
+    """The newest applied delivery the output reflects; for a store from before watermarks, read off its ledgers."""
+    ensure_publish_tables(con)
+    ensure_ledger(con)
+    t = _public_uri(target)
+    (mark,) = con.execute("select max(delivery_no) from publish_watermark where output = $o and target = $t",
+                          {"o": output, "t": t}).fetchall()[0]
+    if mark is not None:
+        return mark
+    kind, _, name = output.partition(":")
+    if kind == "feed":  # the deliveries of the business dates already sent
+        sql = ("select max(f.delivery_no) from file_ledger as f where f.status = 'applied' and f.business_date in "
+               "(select business_date from handoff_ledger where subscriber = $n and target = $t)")
+    elif kind == "snapshot":
+        sql = ("select max(f.delivery_no) from file_ledger as f where f.status = 'applied' and f.business_date <= "
+               "(select max(as_of) from handoff_ledger where subscriber = $n and target = $t)")
+    else:  # statistics: the deliveries of runs that finished (they wrote their dates' files)
+        sql = ("select max(f.delivery_no) from file_ledger as f join run_ledger as r on r.run_id = f.run_id "
+               "where f.status = 'applied' and r.status in ('completed', 'failed') and $n = $n and $t = $t")
+    (legacy,) = con.execute(sql, {"n": name, "t": t}).fetchall()[0]
+    return legacy or 0
+
+
+def deliveries_on(con: duckdb.DuckDBPyConnection, business_date: dt.date) -> list[int]:
+    """The applied deliveries of a business date, in order (a date may have several files)."""
+    return [d for (d,) in con.execute("select delivery_no from file_ledger where status = 'applied' "
+                                      "and business_date = ? order by delivery_no", [business_date]).fetchall()]
+
+
+def pending_deliveries(con: duckdb.DuckDBPyConnection, output: str, target: str,
+                       until: int | None = None) -> list[tuple[int, dt.date]]:
+    """(delivery_no, business_date) of the applied deliveries past the output's watermark, up to `until`, in order."""
+    mark = watermark(con, output, target)
+    return [(d, day) for d, day in con.execute(
+        "select delivery_no, business_date from file_ledger where status = 'applied' and delivery_no > $m "
+        "and ($u is null or delivery_no <= $u) order by delivery_no", {"m": mark, "u": until}).fetchall()]
 
 
 # --- change feeds ---------------------------------------------------------------------------
 
-def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, business_date: dt.date) -> pl.DataFrame:
-    """The rows of a subscriber's feed file for one business date (entry columns, then its fields)."""
+def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, delivery_no: int) -> pl.DataFrame:
+    """The rows of a subscriber's feed file for one applied delivery (entry columns, then its fields)."""
     sub = _resolve(subscriber)
-    events = con.sql(_sql("feed_events.sql"), params={"business_date": business_date}).pl()
+    events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no}).pl()
     after, before = pl.col("after").struct, pl.col("before").struct
     known = after.field("resident_code").is_not_null()
     if sub.when_changed:
@@ -382,19 +568,19 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, bus
         "japanese": after.field("nationality") == "JP",
         "foreign": (after.field("nationality") != "JP") | (before.field("nationality") != "JP"),
     }[sub.population].fill_null(False)
-    undone_same_day = (pl.col("cancelled_on") == pl.col("business_date")).fill_null(False)
-    sent = (pl.col("event_type").is_in(sub.event_types) & known & ~undone_same_day & population
+    undone_in_delivery = (pl.col("cancelled_in") == pl.col("delivery_no")).fill_null(False)
+    sent = (pl.col("event_type").is_in(sub.event_types) & known & ~undone_in_delivery & population
             & (pl.col("event_type").is_in(ADDING + REMOVING) | changed))
     events = events.with_columns(sent=sent)
     targets = events.select(cancels_event_id="event_id", target_sent="sent")
-    day = events.filter(pl.col("business_date") == business_date).join(
+    unit = events.filter(pl.col("delivery_no") == delivery_no).join(
         targets, on="cancels_event_id", how="left", maintain_order="left")
     is_cancel = pl.col("event_type") == "CANCEL"
-    entries = day.filter(
+    entries = unit.filter(
         pl.when(is_cancel)
-        .then(pl.col("target_sent").fill_null(False) & (pl.col("target_business_date") < business_date))
+        .then(pl.col("target_sent").fill_null(False) & (pl.col("target_delivery_no") < delivery_no))
         .otherwise(pl.col("sent"))
-    ).with_columns(record=pl.when(is_cancel).then(pl.col("restored")).otherwise(pl.col("after")))
+    ).rename({"now": "record"})
     record = pl.col("record").struct
     columns: dict[str, pl.Expr] = {}
     for f in sub.fields:
@@ -406,7 +592,8 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, bus
             columns[f] = record.field(f)
     return entries.select(
         entry_no=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
-        **{c: pl.col(c) for c in ENTRY_TYPES if c != "entry_no"},
+        **{c: pl.col(c) for c in ENTRY_TYPES if c not in ("entry_no", "record_status")},
+        record_status=record.field("status"),
         **columns,
     )
 
@@ -415,31 +602,15 @@ def feed_types(sub: Subscriber) -> dict[str, pa.DataType]:
     return {**ENTRY_TYPES, **{f: RECORD_TYPES[f] for f in sub.fields}}
 
 
-def _published_feed(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str,
-                    business_date: dt.date) -> dict | None:
-    rows = con.execute(
-        "select sequence_no, previous_no, published_at, file_name, encryption, file_sha256, rows, data_sha256 "
-        "from handoff_ledger where subscriber = $s and target = $t and business_date = $d "
-        "order by sequence_no limit 1", {"s": sub.name, "t": _public_uri(target), "d": business_date}).fetchall()
-    if not rows:
-        return None
-    seq, prev, at, name, encryption, file_sha, n, data_sha = rows[0]
-    fs, root = _target(target)
-    sent = f"{root}/{name.split('.', 1)[0]}.json"
-    if fs.exists(sent):  # the header as it was sent, fields included, even if the configuration changed since
-        return json.loads(fs.cat_file(sent))
-    return _feed_header(sub, seq, prev, business_date, at.replace(tzinfo=dt.timezone.utc), name, encryption,
-                        file_sha, n, data_sha)
-
-
-def _feed_header(sub: Subscriber, seq: int, prev: int | None, business_date: dt.date, created: dt.datetime,
-                 name: str, encryption: str, file_sha256: str, rows: int, sha256: str) -> dict:
+def _feed_header(sub: Subscriber, seq: int, prev: int | None, business_date: dt.date, delivery_no: int,
+                 created: dt.datetime, name: str, encryption: str, file_sha256: str, rows: int, sha256: str) -> dict:
     return {
         "format": FEED_FORMAT,
         "subscriber": sub.name,
         "sequence_no": seq,
         "previous_sequence_no": prev,
         "business_date": business_date.isoformat(),
+        "delivery_no": delivery_no,
         "created_at": created.isoformat(),
         "file": name,
         "encryption": encryption,
@@ -460,42 +631,40 @@ def _feed_headers_in_target(fs: fsspec.AbstractFileSystem, root: str) -> dict[in
 
 
 def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, target_uri: str,
-                 business_date: dt.date, key: bytes | None, plaintext: bool, run_id: str) -> dict:
-    """Publish a feed's file for one business date, once: its header with status published or already_published."""
+                 delivery_no: int, key: bytes | None, plaintext: bool, run_id: str) -> dict:
+    """Publish a feed's file for the next applied delivery past its watermark: its header, status published.
+
+    The rows carry each person's record as the register knows it now (so a receiver applying the files in
+    order ends with the register's records), beside the event's own dates."""
     sub = _resolve(subscriber)
     if sub.mode != "change_feed":
         raise HandoffError(f"subscriber {sub.name} is not a change feed")
     ensure_ledger(con)
-    done = _published_feed(con, sub, target_uri, business_date)
-    if done is not None:
-        return {**done, "status": "already_published"}
-    fs, root = _target(target_uri)
-    in_target = _feed_headers_in_target(fs, root)
-    for seq, day in sorted(in_target.items()):
-        if day == business_date:  # written but not recorded (an interrupted publish): record it now
-            header = json.loads(fs.cat_file(f"{root}/{FEED_PREFIX}{seq:08d}-{day:%Y%m%d}.json"))
-            _record_feed(con, sub, target_uri, header, run_id)
-            return {**header, "status": "already_published"}
-    applied = con.execute("select count(*) from file_ledger where status = 'applied' and business_date = ?",
-                          [business_date]).fetchall()[0][0]
-    if not applied:
-        raise HandoffError(f"no change file of business date {business_date.isoformat()} has been applied; "
-                           "nothing to publish")
+    settle_intents(con, sub, target_uri, run_id)
+    row = con.execute("select business_date from file_ledger where delivery_no = ? and status = 'applied'",
+                      [delivery_no]).fetchall()
+    if not row:
+        raise HandoffError(f"delivery {delivery_no} is not an applied change file; nothing to publish")
+    if delivery_no <= watermark(con, output_name(sub), target_uri):
+        raise HandoffError(f"delivery {delivery_no} was already published to {sub.name}; a row is never sent twice")
     _require_key(key, plaintext, sub.key_env)
+    business_date = row[0][0]
 
-    frame = feed_frame(con, sub, business_date)
+    frame = feed_frame(con, sub, delivery_no)
     data = parquet_bytes(frame, feed_types(sub))
     blob, encryption, suffix = _seal(data, key, plaintext)
-    (last,) = con.execute("select max(sequence_no) from handoff_ledger where subscriber = $s and target = $t",
-                          {"s": sub.name, "t": _public_uri(target_uri)}).fetchall()[0]
-    previous = max([last or 0, *in_target]) or None
+    fs, root = _target(target_uri)
+    previous = max([_last_sequence(con, sub, target_uri), *_feed_headers_in_target(fs, root)]) or None
     seq = (previous or 0) + 1
     stem = f"{FEED_PREFIX}{seq:08d}-{business_date:%Y%m%d}"
-    header = _feed_header(sub, seq, previous, business_date, _utc_now(), stem + suffix, encryption,
+    header = _feed_header(sub, seq, previous, business_date, delivery_no, _utc_now(), stem + suffix, encryption,
                           _sha256(blob), frame.height, _sha256(data))
+    _begin_intent(con, sub, target_uri, seq, delivery_no, header, run_id)
     _put(fs, f"{root}/{stem}{suffix}", blob)
+    fault("after-data-file")
     _put(fs, f"{root}/{stem}.json", json.dumps(header, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-    _record_feed(con, sub, target_uri, header, run_id)
+    fault("after-target-swap")
+    _settle(con, sub, target_uri, header, delivery_no, run_id)
     return {**header, "status": "published"}
 
 
@@ -504,18 +673,5 @@ def _record_feed(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, h
             previous_no=header["previous_sequence_no"], as_of=None,
             business_date=dt.date.fromisoformat(header["business_date"]), rows=header["rows"],
             file_name=header["file"], file_sha256=header["file_sha256"], data_sha256=header["sha256"],
-            encryption=header["encryption"], excluded=None,
-            published_at=dt.datetime.fromisoformat(header["created_at"]).replace(tzinfo=None), run_id=run_id)
-
-
-def unpublished_business_dates(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str,
-                               target_uri: str) -> list[dt.date]:
-    """Business dates of applied change files not yet published to this feed target, oldest first."""
-    sub = _resolve(subscriber)
-    ensure_ledger(con)
-    rows = con.execute(
-        "select distinct f.business_date from file_ledger as f where f.status = 'applied' "
-        "and f.business_date is not null and f.business_date not in (select business_date from handoff_ledger "
-        "where subscriber = $s and target = $t and business_date is not null) order by 1",
-        {"s": sub.name, "t": _public_uri(target_uri)}).fetchall()
-    return [d for (d,) in rows]
+            encryption=header["encryption"], excluded=None, published_at=_naive_utc(header["created_at"]),
+            run_id=run_id)

@@ -1,7 +1,9 @@
-"""After the register is updated: the balance check, statistics files and hand-offs of one run.
+"""After the register is updated: the balance check, statistics files and hand-offs, driven by watermarks.
 
-Plain functions shared by the daily flow and the replay, so a replay recomputes exactly what
-the day computed.
+Every output keeps its own watermark in the store (publish_watermark): the newest applied delivery it
+reflects. A run publishes everything past each watermark, whether or not it applied a file itself, so
+outputs a crashed run never wrote are written by the next run, and nothing is sent twice. Plain functions
+shared by the daily flow, `juki publish` and the replay, so a replay recomputes exactly what the day computed.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from typing import Callable
 
 import duckdb
 
-from tasks import disclosure, handoff, stats, stats_files
-from tasks.summary import applied_dates, first_baseline_date, last_baseline_date, latest_business_date
+from tasks import handoff, stats, stats_files
+from tasks.faults import fault
+from tasks.summary import first_baseline_date, last_baseline_date
+
+STATISTICS = "statistics"
 
 
 def balance_problem(con: duckdb.DuckDBPyConnection, day: dt.date) -> str | None:
@@ -29,6 +34,11 @@ def balance_problem(con: duckdb.DuckDBPyConnection, day: dt.date) -> str | None:
                      f"{r['residents_after']} but net_change {r['net_change']}" for r in breaks.to_dicts())
 
 
+def pending_dates(con: duckdb.DuckDBPyConnection, stats_uri: str) -> list[dt.date]:
+    """Business dates of the applied deliveries whose statistics are not written yet: the dates to check."""
+    return sorted({day for _, day in handoff.pending_deliveries(con, STATISTICS, stats_uri)})
+
+
 @dataclass
 class StatisticsOutput:
     """The files written for a run: name -> SHA-256, and the newest day's tables and pyramid."""
@@ -40,18 +50,35 @@ class StatisticsOutput:
     pyramid_path: str = ""
 
 
-def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str) -> StatisticsOutput:
-    """Each applied business date's tables under stats/<date>/, and the newest date's pyramid."""
+def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str,
+                     until: int | None = None) -> StatisticsOutput:
+    """The tables under stats/<date>/ of each business date with deliveries past the watermark, the newest
+    date's pyramid; the watermark moves past each date's deliveries once its files are written.
+
+    A date is written again when a later delivery of that date arrives (its figures restated); a late event
+    that changes an earlier date does not rewrite that date's files (`juki stats --as-of` gives the restated
+    figures). `until` bounds the deliveries taken (the replay of a run that crashed)."""
     out = StatisticsOutput()
-    days = applied_dates(con, run_id)
-    if not days or first_baseline_date(con) is None:
+    pending = handoff.pending_deliveries(con, STATISTICS, stats_uri, until)
+    first = first_baseline_date(con)
+    if not pending or first is None:
         return out
+    days = sorted({day for _, day in pending})
     for day in days:
-        out.day, out.tables = day, stats_files.daily_tables(con, day)
-        out.digests |= stats_files.write_tables(out.tables, stats_uri, day)
-    out.pyramid = stats_files.pyramid_png(out.tables["population"], out.day)
-    out.pyramid_path, out.digests[f"{out.day.isoformat()}/pyramid.png"] = stats_files.write_pyramid(
-        out.pyramid, stats_uri, out.day)
+        if day >= first:  # the register knows nothing before its first BASELINE
+            out.day, out.tables = day, stats_files.daily_tables(con, day)
+            out.digests |= stats_files.write_tables(out.tables, stats_uri, day, written=fault)
+            if day == days[-1]:
+                out.pyramid = stats_files.pyramid_png(out.tables["population"], out.day)
+                out.pyramid_path, out.digests[f"{out.day.isoformat()}/pyramid.png"] = stats_files.write_pyramid(
+                    out.pyramid, stats_uri, out.day)
+                fault("after-stats-file")
+        # the watermark passes the deliveries before the first one still waiting for its date
+        waiting = [d for d, other in pending if other > day]
+        done = [d for d, _ in pending if not waiting or d < min(waiting)]
+        if done:
+            handoff.move_watermark(con, STATISTICS, stats_uri, max(done), run_id)
+        fault("after-stats-watermark")
     return out
 
 
@@ -59,34 +86,42 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
                      key_for: Callable[[handoff.Subscriber], bytes | None], plaintext: bool = False,
                      log: Callable[[str], None] = lambda message: None, subscribers: str | None = None,
                      target_for: Callable[[handoff.Subscriber], str] | None = None,
-                     ) -> tuple[dict[str, list], dict[str, str]]:
-    """Each change feed's unpublished business dates, then the snapshot; refusals are collected, not raised.
+                     until: dict[str, int] | None = None) -> tuple[dict[str, list], dict[str, str]]:
+    """Each change feed's applied deliveries past its watermark, one file each, then the snapshot when the
+    register moved past its watermark; publishes a crash left unsettled first. Refusals are collected, not raised.
 
     `subscribers` is the subscribers YAML (default schemas/subscribers.yaml); `target_for` overrides where
-    each subscriber's files go (the replay sends every one into its scratch folder)."""
-    as_of = latest_business_date(con)
-    if not applied_dates(con, run_id) or as_of is None:
-        return {}, {}
+    each subscriber's files go (the replay sends every one into its scratch folder); `until` bounds each
+    output's deliveries by its name (the replay of a run that crashed publishes only what that run did)."""
     published: dict[str, list] = {}
     problems: dict[str, str] = {}
+    newest = handoff.newest_delivery(con)
     for sub in sorted(handoff.load_subscribers(subscribers).values(), key=lambda s: s.mode != "change_feed"):
         target = target_for(sub) if target_for else handoff.target_uri(sub, store_root)
+        output = handoff.output_name(sub)
+        bound = newest if until is None else until.get(output)
         try:
+            published[sub.name] = handoff.settle_intents(con, sub, target, run_id)
+            if bound is None:
+                continue
+            pending = handoff.pending_deliveries(con, output, target, bound)
+            if not pending:
+                continue
             key = None if plaintext else key_for(sub)
-            published[sub.name] = []
             if sub.mode == "change_feed":
-                for day in handoff.unpublished_business_dates(con, sub, target):
-                    header = handoff.publish_feed(con, sub, target, day, key, plaintext, run_id)
-                    # logged right after each publish: one that went out stays logged if a later one fails
-                    disclosure.record_publish(con, sub, header, run_id)
-                    published[sub.name].append(header)
+                for delivery_no, _day in pending:
+                    published[sub.name].append(
+                        handoff.publish_feed(con, sub, target, delivery_no, key, plaintext, run_id))
             else:
-                manifest = handoff.publish_conbini(con, target, as_of, key, plaintext, run_id, subscriber=sub)
-                disclosure.record_publish(con, sub, manifest, run_id)
-                published[sub.name].append(manifest)
+                reflects = pending[-1][0]
+                (as_of,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "
+                                       "and delivery_no <= ?", [reflects]).fetchall()[0]
+                published[sub.name].append(handoff.publish_conbini(con, target, as_of, key, plaintext, run_id,
+                                                                   subscriber=sub, delivery_no=reflects))
         except handoff.HandoffError as exc:  # a refusal (no key, a broken target manifest): say it, go on
             problems[sub.name] = str(exc)
             log(f"{sub.name}: {exc}")
             continue
-        log(f"{sub.name}: published {len(published[sub.name])} file(s) to {target}")
+        if published[sub.name]:
+            log(f"{sub.name}: published {len(published[sub.name])} file(s) to {target}")
     return published, problems

@@ -28,7 +28,7 @@ import polars as pl
 from juki_core.settings import Settings
 from juki_core.store import connect, has_table
 from schemas.change_file import FILE_NAME_PATTERN
-from tasks import chain, daily, handoff, ingest, retention
+from tasks import chain, daily, handoff, ingest, publish, retention
 from tasks.daily import FLOW_NAME, RunRecord
 from tasks.audit import AUDIT_SQL, register_digest
 
@@ -68,6 +68,7 @@ class RecordedRun:
     problems: tuple[Divergence, ...] = ()
     history_sha256: str | None = None  # the live register's digest as known when the run finished
     erased_later: tuple[str, ...] = ()  # residents erased after the run: left out of history_sha256
+    watermarks: tuple[tuple[str, int], ...] = ()  # (output, delivery) the run moved each output to
 
     @property
     def label(self) -> str:
@@ -232,6 +233,11 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
         ledger = _rows(con, "select * from run_ledger order by started_at, run_id")
         handoffs = (_rows(con, "select * exclude (published_at) from handoff_ledger order by subscriber, sequence_no")
                     if has_table(con, "handoff_ledger") else [])
+        moved: dict[str, tuple] = {}
+        if has_table(con, "publish_watermark"):
+            for run_id, output, delivery in con.execute("select run_id, output, max(delivery_no) from publish_watermark "
+                                                        "group by run_id, output order by run_id, output").fetchall():
+                moved[run_id] = moved.get(run_id, ()) + ((output, delivery),)
         for row in ledger:
             row["parameters"], row["outputs"] = _json(row["parameters"]), _json(row["outputs"])
         replayed = [r for r in ledger if r["flow_name"] == FLOW_NAME or retention.replayable(r)]
@@ -250,7 +256,7 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
     for position, (run_id, row, files) in enumerate(kept, 1):
         runs.append(RecordedRun(run_id, position, total, row, tuple(files),
                                 tuple(h for h in handoffs if h["run_id"] == run_id), tuple(problems.get(run_id, ())),
-                                history.get(run_id), erased.get(run_id, ())))
+                                history.get(run_id), erased.get(run_id, ()), watermarks=moved.get(run_id, ())))
     return Plan(tuple(runs), settings.archive, later=len(order) - len(kept), other_flows=len(ledger) - len(replayed),
                 live=live)
 
@@ -431,10 +437,11 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
             record = daily.run(con, scratch, run.run_id, uris, parameters, plaintext=True, max_refused_share=share,
                                target_for=functools.partial(scratch_target, scratch))
             verdict.register_sha256 = record.register_sha256
-        else:  # no outcome was recorded: take its files in, compare nothing
+        else:  # no outcome was recorded: take its files in and publish what it published, compare nothing
             for uri in uris:
                 ingest.ingest_file(con, uri, scratch.archive, scratch.municipality_code,
                                    scratch.max_refused_share if share is None else share, run.run_id)
+            _republish(con, scratch, run)
         if verify:
             verdict.divergences = list(run.problems) + _subscribers_changed(run, parameters)
             if record is not None:
@@ -450,6 +457,20 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         for staged in {Path(scratch.inbox) / f"{f['delivery_no']:08d}" for f in run.files}:
             shutil.rmtree(staged, ignore_errors=True)
         verdict.seconds = time.perf_counter() - started
+
+
+def _republish(con: duckdb.DuckDBPyConnection, scratch: Settings, run: RecordedRun) -> None:
+    """What a run that crashed had published before it died, up to the watermarks it moved, nothing more."""
+    marks = dict(run.watermarks)
+    if not marks:
+        return
+    if publish.STATISTICS in marks:
+        publish.write_statistics(con, run.run_id, scratch.stats, until=marks[publish.STATISTICS])
+    feeds = {k: v for k, v in marks.items() if k != publish.STATISTICS}
+    if feeds:
+        publish.publish_handoffs(con, run.run_id, scratch.root, lambda sub: None, plaintext=True,
+                                 subscribers=scratch.subscribers or None,
+                                 target_for=functools.partial(scratch_target, scratch), until=feeds)
 
 
 # --- comparing -----------------------------------------------------------------------------------
@@ -532,16 +553,26 @@ def _handoff_key(subscriber: str, entry: dict) -> tuple[str, str]:
     return subscriber, str(day)
 
 
+def _keyed(pairs: list[tuple[tuple[str, str], dict]]) -> dict[tuple, dict]:
+    # a business date may have several files (one per delivery): the n-th of a day is (subscriber, day, n)
+    seen: dict[tuple, int] = {}
+    out = {}
+    for key, entry in pairs:
+        seen[key] = seen.get(key, 0) + 1
+        out[key + ((str(seen[key]),) if seen[key] > 1 else ())] = entry
+    return out
+
+
 def _published(handoffs: dict[str, list]) -> dict[tuple[str, str], dict]:
     # a feed's header that was published by an earlier run comes back as already_published: not this run's
-    return {_handoff_key(sub, e): e for sub, entries in handoffs.items() for e in entries
-            if e.get("status", "published") == "published"}
+    return _keyed([(_handoff_key(sub, e), e) for sub, entries in handoffs.items() for e in entries
+                   if e.get("status", "published") == "published"])
 
 
 def _compare_handoffs(say, recorded: dict[str, list], replayed: dict[str, list], ledger_rows: tuple[dict, ...]) -> None:
     before, after = _published(recorded), _published(replayed)
     for key in sorted(set(before) | set(after)):
-        sub, day = key
+        sub, day = key[0], key[1]
         what = f"the hand-off to {sub} for {day}"
         if key not in after:
             say("hand-off", f"the run recorded {what}, which the replay does not publish.", before[key].get("sha256"))
@@ -552,16 +583,16 @@ def _compare_handoffs(say, recorded: dict[str, list], replayed: dict[str, list],
             say("hand-off", f"{what} has data SHA-256 {_short(before[key].get('sha256'))} ({before[key].get('rows')} "
                 f"rows) in the run ledger, {_short(after[key]['sha256'])} ({after[key]['rows']} rows) in the replay.",
                 before[key].get("sha256"), after[key]["sha256"])
-    everything = {_handoff_key(sub, e): e for sub, entries in recorded.items() for e in entries}
-    for row in ledger_rows:
-        key = _handoff_key(row["subscriber"], row)
+    everything = _keyed([(_handoff_key(sub, e), e) for sub, entries in recorded.items() for e in entries])
+    keyed_rows = _keyed([(_handoff_key(r["subscriber"], r), r) for r in ledger_rows])
+    for key, row in keyed_rows.items():
         entry = everything.get(key)
         if entry is None or entry.get("sha256") != row["data_sha256"]:
             say("hand-off ledger", f"the hand-off ledger's row for {row['subscriber']} {key[1]} (sequence "
                 f"{row['sequence_no']}) has data SHA-256 {_short(row['data_sha256'])}, the run ledger "
                 f"{_short(entry.get('sha256')) if entry else 'no such hand-off'}.",
                 row["data_sha256"], entry.get("sha256") if entry else None)
-    ledgered = {_handoff_key(r["subscriber"], r) for r in ledger_rows}
+    ledgered = set(keyed_rows)
     for key in sorted(set(before) - ledgered):
         say("hand-off ledger", f"the run recorded the hand-off to {key[0]} for {key[1]}, which the hand-off ledger "
             "does not hold for the run.", before[key].get("sha256"))

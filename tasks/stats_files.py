@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from typing import Callable
 
 import duckdb
 import fsspec
@@ -34,8 +35,11 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     return out.getvalue()
 
 
-def write_tables(tables: dict[str, pl.DataFrame], stats_uri: str, business_date: dt.date) -> dict[str, str]:
-    """Write each table as Parquet and CSV under stats/<date>/ through fsspec; file -> SHA-256."""
+def write_tables(tables: dict[str, pl.DataFrame], stats_uri: str, business_date: dt.date,
+                 written: Callable[[str], None] = lambda boundary: None) -> dict[str, str]:
+    """Write each table as Parquet and CSV under stats/<date>/ through fsspec; file -> SHA-256.
+
+    `written("after-stats-file")` is called after each file (the fault-injection tests kill a run there)."""
     folder = f"{stats_uri.rstrip('/')}/{business_date.isoformat()}"
     fs, root = fsspec.core.url_to_fs(folder)
     fs.makedirs(root, exist_ok=True)
@@ -46,6 +50,7 @@ def write_tables(tables: dict[str, pl.DataFrame], stats_uri: str, business_date:
             with fs.open(path, "wb") as f:
                 f.write(data)
             digests[f"{business_date.isoformat()}/{name}{suffix}"] = hashlib.sha256(data).hexdigest()
+            written("after-stats-file")
     return digests
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tasks.audit_report import write_audit_report
 from tasks.disclosure import record_publish, record_reveal
-from tasks.handoff import load_subscribers, publish_conbini, publish_feed
+from tasks.handoff import deliveries_on, load_subscribers, publish_conbini, publish_feed
 from tests.builders import event, foreigner, my_number, person, resident_code, write_file
 from tests.conftest import Register
 
@@ -44,7 +44,8 @@ def city(register, tmp_path: Path) -> dict:
     subscribers = load_subscribers()
     published = {"conbini": publish_conbini(register.con, str(tmp_path / "out" / "conbini"), D2, None, True, "test")}
     for name in ("juki_net", "immigration", "koseki_fuhyo"):
-        published[name] = publish_feed(register.con, name, str(tmp_path / "out" / name), D2, None, True, "test")
+        (delivery,) = deliveries_on(register.con, D2)
+        published[name] = publish_feed(register.con, name, str(tmp_path / "out" / name), delivery, None, True, "test")
     for name, header in published.items():
         record_publish(register.con, subscribers[name], header, "test")
     record_reveal(register.con, R(2), "clerk-7", "本人確認 <照会> & 回答")

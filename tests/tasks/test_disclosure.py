@@ -9,7 +9,7 @@ import pytest
 from tasks.summary import BeforeRegister
 from tasks import disclosure
 from tasks.disclosure import disclosures, record_publish, record_reveal, reveal
-from tasks.handoff import load_subscribers, publish_conbini, publish_feed
+from tasks.handoff import HandoffError, load_subscribers, publish_conbini, publish_feed
 from tests.builders import event, foreigner, my_number, person, resident_code, write_file
 
 R = resident_code
@@ -136,24 +136,23 @@ def test_disclosures_csv_has_a_header_and_one_line_per_row(register):
 # --- publishes --------------------------------------------------------------------------------
 
 def test_publishes_of_my_number_are_logged_and_others_are_not(register, tmp_path):
-    """conbini and juki_net carry my_number: one row each; immigration and koseki_fuhyo carry none: no row."""
+    """conbini and juki_net carry my_number: one row each, written with the ledger row; the others: no row."""
     city(register)
     subscribers = load_subscribers()
     con = register.con
     snapshot = publish_conbini(con, str(tmp_path / "conbini"), D2, None, True, "run-1")
-    feeds = {name: publish_feed(con, name, str(tmp_path / name), D2, None, True, "run-1")
+    feeds = {name: publish_feed(con, name, str(tmp_path / name), 2, None, True, "run-1")
              for name in ("juki_net", "immigration", "koseki_fuhyo")}
     assert snapshot["rows"] == 4 and all(f["rows"] > 0 for f in feeds.values())
-
-    assert record_publish(con, subscribers["conbini"], snapshot, "run-1")["persons"] == 4
-    assert record_publish(con, "juki_net", feeds["juki_net"], "run-1")["persons"] == feeds["juki_net"]["rows"]
-    assert record_publish(con, "immigration", feeds["immigration"], "run-1") is None
-    assert record_publish(con, "koseki_fuhyo", feeds["koseki_fuhyo"], "run-1") is None
+    # logged already, in the transaction of the hand-off's ledger row: logging again adds nothing
+    assert record_publish(con, subscribers["conbini"], snapshot, "run-1") is None
+    assert record_publish(con, "juki_net", feeds["juki_net"], "run-1") is None
 
     rows = logged(register)
-    assert [(r["channel"], r["who"], r["file_name"], r["sequence_no"], r["run_id"]) for r in rows] == [
-        ("publish", "conbini", snapshot["file"], snapshot["snapshot_id"], "run-1"),
-        ("publish", "juki_net", feeds["juki_net"]["file"], feeds["juki_net"]["sequence_no"], "run-1")]
+    assert [(r["channel"], r["who"], r["file_name"], r["sequence_no"], r["run_id"], r["persons"]) for r in rows] == [
+        ("publish", "conbini", snapshot["file"], snapshot["snapshot_id"], "run-1", 4),
+        ("publish", "juki_net", feeds["juki_net"]["file"], feeds["juki_net"]["sequence_no"], "run-1",
+         feeds["juki_net"]["rows"])]
     assert rows[0]["why"] == subscribers["conbini"].description
     assert rows[0]["disclosed_at"] == dt.datetime.fromisoformat(snapshot["created_at"]).replace(tzinfo=None)
     assert rows[0]["resident_code"] is None
@@ -161,15 +160,13 @@ def test_publishes_of_my_number_are_logged_and_others_are_not(register, tmp_path
     assert not any(n in str(v) for r in rows for v in r.values() for n in numbers)
 
 
-def test_a_file_sent_again_is_not_logged_twice_and_an_empty_one_not_at_all(register, tmp_path):
-    """already_published adds nothing when the first publish was logged; a file of no rows discloses nothing."""
+def test_a_file_is_not_sent_twice_and_an_empty_one_is_not_logged(register, tmp_path):
+    """A delivery already published is refused, not sent or logged again; a file of no rows discloses nothing."""
     city(register)
     target = str(tmp_path / "juki_net")
-    first = publish_feed(register.con, "juki_net", target, D2, None, True, "run-1")
-    record_publish(register.con, "juki_net", first, "run-1")
-    again = publish_feed(register.con, "juki_net", target, D2, None, True, "run-2")
-    assert again["status"] == "already_published"
-    assert record_publish(register.con, "juki_net", again, "run-2") is None
+    publish_feed(register.con, "juki_net", target, 2, None, True, "run-1")
+    with pytest.raises(HandoffError, match="already published"):
+        publish_feed(register.con, "juki_net", target, 2, None, True, "run-2")
     assert len(logged(register)) == 1
     assert record_publish(register.con, "conbini", {"file": "residents-9.parquet", "snapshot_id": 9, "rows": 0},
                           "run-3") is None

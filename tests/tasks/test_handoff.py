@@ -18,8 +18,8 @@ import pytest
 from schemas.change_file import town_names
 from tasks import handoff
 from tasks.handoff import (
-    HandoffError, KeyMissing, conbini_frame, decrypt, feed_frame, feed_types, key_from_env, load_subscribers,
-    parquet_bytes, publish_conbini, publish_feed, target_uri, unpublished_business_dates,
+    HandoffError, KeyMissing, conbini_frame, decrypt, deliveries_on, feed_frame, key_from_env, load_subscribers,
+    output_name, parquet_bytes, pending_deliveries, publish_conbini, publish_feed, target_uri,
 )
 from tests.builders import event, foreigner, my_number, person, resident_code, write_file
 from tests.conftest import Register
@@ -34,7 +34,8 @@ SPEC_COLUMNS = [
     "honseki", "hittousha", "foreign_resident_category", "residence_status", "stay_expiry_date",
     "residence_card_no", "household_certificate_blocked",
 ]
-ENTRY_COLUMNS = ["entry_no", "event_id", "event_type", "effective_date", "notified_date", "cancels_event_id"]
+ENTRY_COLUMNS = ["entry_no", "event_id", "event_type", "effective_date", "notified_date", "cancels_event_id",
+                 "record_status"]
 
 
 def day(value: str) -> dt.date:
@@ -359,9 +360,20 @@ def build_city(register) -> None:
     ])
 
 
+def only_delivery(register, business_date: str) -> int:
+    """The one applied delivery of a business date."""
+    (delivery,) = deliveries_on(register.con, day(business_date))
+    return delivery
+
+
+def feed_of(register, name: str, business_date: str):
+    """A feed's rows for the one delivery of a day."""
+    return feed_frame(register.con, name, only_delivery(register, business_date))
+
+
 def sent(register, name: str, business_date: str) -> list[tuple[str, str]]:
-    """(event_id, event_type) of a feed's rows for a day."""
-    frame = feed_frame(register.con, name, day(business_date))
+    """(event_id, event_type) of a feed's rows for the one delivery of a day."""
+    frame = feed_of(register, name, business_date)
     assert frame["entry_no"].to_list() == list(range(1, frame.height + 1))
     return list(zip(frame["event_id"], frame["event_type"]))
 
@@ -380,18 +392,19 @@ def test_each_feed_carries_only_its_fields(city):
     """Columns: the entry columns, then the subscriber's fields; values from the record the event made."""
     subs = load_subscribers()
     for name in ("juki_net", "immigration", "koseki_fuhyo"):
-        frame = feed_frame(city.con, name, day("2026-04-02"))
+        frame = feed_of(city, name, "2026-04-02")
         assert frame.columns == ENTRY_COLUMNS + list(subs[name].fields)
-    imm = {r["event_id"]: r for r in feed_frame(city.con, "immigration", day("2026-04-02")).to_dicts()}
+    imm = {r["event_id"]: r for r in feed_of(city, "immigration", "2026-04-02").to_dicts()}
     assert (imm["n5"]["family_name"], imm["n5"]["nationality"]) == ("LI", "CN")
     assert (imm["s4"]["foreign_resident_category"], imm["s4"]["residence_card_no"]) == ("SPECIAL_PERMANENT",
                                                                                          "ZZ87654321YY")
-    fuhyo = {r["event_id"]: r for r in feed_frame(city.con, "koseki_fuhyo", day("2026-04-02")).to_dicts()}
+    fuhyo = {r["event_id"]: r for r in feed_of(city, "koseki_fuhyo", "2026-04-02").to_dicts()}
     assert fuhyo["m1"]["address"] == "埼玉県川口市" + town_names()["0002"] + "9-9"
     assert fuhyo["m1"]["address_since"] == day("2026-04-02")
     assert fuhyo["m1"]["honseki"] == "埼玉県川口市本町一丁目1番地"
-    net = {r["event_id"]: r for r in feed_frame(city.con, "juki_net", day("2026-04-02")).to_dicts()}
+    net = {r["event_id"]: r for r in feed_of(city, "juki_net", "2026-04-02").to_dicts()}
     assert net["b8"]["my_number"] == my_number(8) and net["d3"]["resident_code"] == R(3)
+    assert (net["d3"]["record_status"], net["m1"]["record_status"]) == ("removed", "current")
 
 
 def test_naturalisation_reaches_immigration_and_the_fuhyo(city):
@@ -404,9 +417,9 @@ def test_naturalisation_reaches_immigration_and_the_fuhyo(city):
 
 
 def test_a_cancellation_travels_as_its_own_row(city):
-    """The earlier file is not rewritten; the CANCEL goes to those who got its target, with the undone record."""
-    before = parquet_bytes(feed_frame(city.con, "koseki_fuhyo", day("2026-04-02")),
-                           feed_types(load_subscribers()["koseki_fuhyo"]))
+    """The file sent is not rewritten; the CANCEL goes to those who got its target, with the record as it now is."""
+    target = memory_target()
+    first = publish_feed(city.con, "koseki_fuhyo", target, only_delivery(city, "2026-04-02"), KEY, False, "t")
     d = "2026-04-03"
     ingest(city, d, [
         event("x1", "CANCEL", d, resident_code=R(1), cancels_event_id="m1"),
@@ -414,13 +427,13 @@ def test_a_cancellation_travels_as_its_own_row(city):
         event("m7", "MOVE_WITHIN", d, resident_code=R(7), town_code="0003", address_line="1-1"),
         event("x7", "CANCEL", d, resident_code=R(7), cancels_event_id="m7"),
     ])
-    after = parquet_bytes(feed_frame(city.con, "koseki_fuhyo", day("2026-04-02")),
-                          feed_types(load_subscribers()["koseki_fuhyo"]))
-    assert after == before  # a day's feed never changes once known
+    second = publish_feed(city.con, "koseki_fuhyo", target, only_delivery(city, d), KEY, False, "t")
+    assert hashlib.sha256(read(target, first["file"])).hexdigest() == first["file_sha256"]  # never rewritten
+    assert second["previous_sequence_no"] == first["sequence_no"]
     assert sent(city, "koseki_fuhyo", d) == [("x1", "CANCEL")]
     assert sent(city, "juki_net", d) == [("x1", "CANCEL")]
-    assert sent(city, "immigration", d) == []  # h4 was never sent there; m7 and x7 cancel out within the day
-    (row,) = feed_frame(city.con, "koseki_fuhyo", day(d)).to_dicts()
+    assert sent(city, "immigration", d) == []  # h4 was never sent there; m7 and x7 cancel out within the file
+    (row,) = feed_of(city, "koseki_fuhyo", d).to_dicts()
     assert (row["cancels_event_id"], row["resident_code"]) == ("m1", R(1))
     assert row["address"] == "埼玉県川口市" + town_names()["0001"] + "1-2-3"
 
@@ -428,57 +441,96 @@ def test_a_cancellation_travels_as_its_own_row(city):
 def test_a_cancelled_addition_leaves_only_the_code(city):
     """Cancelling a move-in: the CANCEL row names the person, the record is gone."""
     ingest(city, "2026-04-03", [event("x6", "CANCEL", "2026-04-03", resident_code=R(6), cancels_event_id="i6")])
-    (row,) = feed_frame(city.con, "immigration", day("2026-04-03")).to_dicts()
+    (row,) = feed_of(city, "immigration", "2026-04-03").to_dicts()
     assert (row["event_type"], row["cancels_event_id"], row["resident_code"]) == ("CANCEL", "i6", R(6))
-    assert row["family_name"] is None and row["address"] is None
+    assert row["family_name"] is None and row["address"] is None and row["record_status"] is None
 
 
-def test_feed_files_are_numbered_once_per_business_date(city):
-    """Sequence 1, 2, 3 with the previous number; the same day again is reported, not renumbered."""
+def test_feed_files_are_numbered_once_per_delivery(city):
+    """Sequence 1, 2, 3 with the previous number, one per applied delivery; a delivery is never sent twice."""
     ingest(city, "2026-04-03", [event("x1", "CANCEL", "2026-04-03", resident_code=R(1), cancels_event_id="m1")])
     target = memory_target()
-    assert unpublished_business_dates(city.con, "juki_net", target) == [day(BASELINE_DATE), day("2026-04-02"),
-                                                                       day("2026-04-03")]
+    output = output_name(load_subscribers()["juki_net"])
+    assert pending_deliveries(city.con, output, target) == [(1, day(BASELINE_DATE)), (2, day("2026-04-02")),
+                                                            (3, day("2026-04-03"))]
     headers = [publish_feed(city.con, "juki_net", target, d, KEY, False, "t")
-               for d in unpublished_business_dates(city.con, "juki_net", target)]
-    assert [(h["sequence_no"], h["previous_sequence_no"], h["rows"], h["status"]) for h in headers] == [
-        (1, None, 0, "published"), (2, 1, 5, "published"), (3, 2, 1, "published")]
+               for d, _ in pending_deliveries(city.con, output, target)]
+    assert [(h["sequence_no"], h["previous_sequence_no"], h["delivery_no"], h["rows"]) for h in headers] == [
+        (1, None, 1, 0), (2, 1, 2, 5), (3, 2, 3, 1)]
     assert files_in(target) == [f"changes-0000000{n}-2026040{n}.{ext}" for n in (1, 2, 3)
                                 for ext in ("json", "parquet.aes")]
-    again = publish_feed(city.con, "juki_net", target, day("2026-04-02"), KEY, False, "t")
-    assert again["status"] == "already_published" and again["sequence_no"] == 2
-    assert {k: v for k, v in again.items() if k != "status"} == {k: v for k, v in headers[1].items() if k != "status"}
+    with pytest.raises(HandoffError, match="already published"):
+        publish_feed(city.con, "juki_net", target, 2, KEY, False, "t")
     assert city.rows("select count(*) from handoff_ledger where subscriber = 'juki_net'") == [(3,)]
-    assert unpublished_business_dates(city.con, "juki_net", target) == []
+    assert pending_deliveries(city.con, output, target) == []
+    assert city.rows("select delivery_no from publish_watermark where output = 'feed:juki_net' "
+                     "order by moved_at") == [(1,), (2,), (3,)]
     header = json.loads(read(target, "changes-00000002-20260402.json"))
     assert header == {k: v for k, v in headers[1].items() if k != "status"}
-    assert header["format"] == "juki-feed/1" and header["fields"] == ENTRY_COLUMNS + list(
+    assert header["format"] == "juki-feed/2" and header["fields"] == ENTRY_COLUMNS + list(
         load_subscribers()["juki_net"].fields)
     plain = decrypt(read(target, header["file"]), KEY)
     assert hashlib.sha256(plain).hexdigest() == header["sha256"]
     assert frame_of(plain)["event_id"].to_list() == ["m1", "n5", "i6", "b8", "d3"]
     # another subscriber numbers its own files
-    assert publish_feed(city.con, "immigration", target + "-imm", day("2026-04-02"), KEY, False, "t")[
-        "sequence_no"] == 1
+    assert publish_feed(city.con, "immigration", target + "-imm", 2, KEY, False, "t")["sequence_no"] == 1
 
 
-def test_a_feed_written_but_not_recorded_is_not_numbered_again(city):
-    """Interrupted after the files were written: the next attempt records it instead of publishing twice."""
+def test_a_second_file_for_a_business_date_gets_a_file_of_its_own(city):
+    """Case 2 of issue 10: file B for an already published date reaches the feeds, numbered after A."""
     target = memory_target()
-    first = publish_feed(city.con, "koseki_fuhyo", target, day("2026-04-02"), KEY, False, "t")
+    output = output_name(load_subscribers()["juki_net"])
+    for d, _ in pending_deliveries(city.con, output, target):
+        publish_feed(city.con, "juki_net", target, d, KEY, False, "t")
+    second = city.inbox / "late" / "112038_changes_20260402.csv"
+    second.parent.mkdir()
+    write_file(second.parent, "2026-04-02", [
+        event("m7", "MOVE_WITHIN", "2026-04-02", resident_code=R(7), town_code="0004", address_line="2-2")])
+    (outcome,) = city.ingest(second)
+    assert outcome.rows_applied == 1
+    assert pending_deliveries(city.con, output, target) == [(3, day("2026-04-02"))]
+    header = publish_feed(city.con, "juki_net", target, 3, KEY, False, "t")
+    assert (header["sequence_no"], header["previous_sequence_no"], header["business_date"], header["rows"]) == (
+        3, 2, "2026-04-02", 1)
+    assert frame_of(decrypt(read(target, header["file"]), KEY))["event_id"].to_list() == ["m7"]
+
+
+def test_an_intent_the_target_shows_is_recorded_and_one_it_does_not_is_undone(city):
+    """Killed between the files and the ledger row: the header in the target makes it delivered; a data file
+    without its header is removed, and the next publish takes its number."""
+    target = memory_target()
+    sub = load_subscribers()["koseki_fuhyo"]
+    first = publish_feed(city.con, sub, target, 1, KEY, False, "t")
+    # as if the process died right after the header was put: the intent stays, no ledger row, no watermark
     city.con.execute("delete from handoff_ledger")
-    again = publish_feed(city.con, "koseki_fuhyo", target, day("2026-04-02"), KEY, False, "t")
-    assert again["status"] == "already_published" and again["sequence_no"] == first["sequence_no"] == 1
-    assert city.rows("select sequence_no, business_date from handoff_ledger") == [(1, day("2026-04-02"))]
-    assert publish_feed(city.con, "koseki_fuhyo", target, day(BASELINE_DATE), KEY, False, "t")["sequence_no"] == 2
+    city.con.execute("delete from publish_watermark")
+    city.con.execute("insert into handoff_intent values ('koseki_fuhyo', $t, 1, 1, $h, 't', now())",
+                     {"t": target, "h": json.dumps({k: v for k, v in first.items() if k != "status"})})
+    settled = handoff.settle_intents(city.con, sub, target, "next")
+    assert [(h["sequence_no"], h["settled"]) for h in settled] == [(1, True)]
+    assert city.rows("select sequence_no, run_id from handoff_ledger") == [(1, "next")]
+    assert city.rows("select count(*) from handoff_intent") == [(0,)]
+    assert pending_deliveries(city.con, output_name(sub), target) == [(2, day("2026-04-02"))]
+    # as if it died after the data file, before its header: undone
+    second = publish_feed(city.con, sub, target, 2, KEY, False, "t")
+    city.con.execute("delete from handoff_ledger where sequence_no = 2")
+    city.con.execute("delete from publish_watermark where delivery_no = 2")
+    fs, root = fsspec.core.url_to_fs(target)
+    fs.rm_file(f"{root}/changes-00000002-20260402.json")
+    city.con.execute("insert into handoff_intent values ('koseki_fuhyo', $t, 2, 2, $h, 't', now())",
+                     {"t": target, "h": json.dumps({k: v for k, v in second.items() if k != "status"})})
+    assert handoff.settle_intents(city.con, sub, target, "next") == []
+    assert files_in(target) == ["changes-00000001-20260401.json", "changes-00000001-20260401.parquet.aes"]
+    again = publish_feed(city.con, sub, target, 2, KEY, False, "t")
+    assert (again["sequence_no"], again["previous_sequence_no"]) == (2, 1)
 
 
 def test_a_feed_needs_an_applied_file_and_a_key(city):
-    """No applied file for the day: nothing to publish; no key: refused."""
-    with pytest.raises(HandoffError, match="no change file of business date 2026-04-09"):
-        publish_feed(city.con, "juki_net", memory_target(), day("2026-04-09"), KEY, False, "t")
+    """No applied delivery: nothing to publish; no key: refused."""
+    with pytest.raises(HandoffError, match="delivery 9 is not an applied change file"):
+        publish_feed(city.con, "juki_net", memory_target(), 9, KEY, False, "t")
     with pytest.raises(KeyMissing, match="JUKI_JUKI_NET_KEY"):
-        publish_feed(city.con, "juki_net", memory_target(), day("2026-04-02"), None, False, "t")
+        publish_feed(city.con, "juki_net", memory_target(), 2, None, False, "t")
 
 
 def test_my_number_only_in_the_conbini_file_and_the_juki_net_feed(city):
@@ -487,8 +539,8 @@ def test_my_number_only_in_the_conbini_file_and_the_juki_net_feed(city):
     targets = {name: memory_target() for name in ("conbini", "juki_net", "immigration", "koseki_fuhyo")}
     publish_conbini(city.con, targets["conbini"], day("2026-04-02"), None, True, "t")
     for name in ("juki_net", "immigration", "koseki_fuhyo"):
-        for d in (BASELINE_DATE, "2026-04-02"):
-            publish_feed(city.con, name, targets[name], day(d), None, True, "t")
+        for d in (1, 2):
+            publish_feed(city.con, name, targets[name], d, None, True, "t")
     carried = {}
     for name, target in targets.items():
         text = ""

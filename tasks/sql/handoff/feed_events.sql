@@ -1,15 +1,23 @@
--- the events recorded on $business_date, and the earlier events that its cancellations undo, each with the
+-- the events of applied delivery $delivery_no, and the earlier events its cancellations undo. each carries the
 -- record it made (`after`) and the record before it (`before`) as the register knew them right after its own
--- file was applied, so the feed of a day is the same whenever it is computed. a CANCEL also carries
--- `restored`: the record on its target's effective date once the target is undone.
+-- file was applied, which decide whether a subscriber gets it (the same whenever computed), and `now`: the
+-- person's newest record as the register knows it now, which is what the row sends (null when no record is
+-- left: a cancelled addition).
 -- grain: one row per event, in the order the events were recorded (delivery, line).
 with wanted as (
     select *
     from event
-    where business_date = $business_date
+    where delivery_no = $delivery_no
        or event_id in (select cancels_event_id
                        from event
-                       where business_date = $business_date and event_type = 'CANCEL')
+                       where delivery_no = $delivery_no and event_type = 'CANCEL')
+),
+newest as (
+    select *
+    from resident_version
+    where recorded_to is null
+      and valid_to is null
+      and resident_code in (select resident_code from wanted)
 )
 select w.event_id,
        w.event_type,
@@ -17,14 +25,13 @@ select w.event_id,
        w.notified_date,
        w.resident_code,
        w.cancels_event_id,
-       w.business_date,
        w.delivery_no,
        w.line,
-       c.business_date as cancelled_on,
-       t.business_date as target_business_date,
+       c.delivery_no as cancelled_in,
+       t.delivery_no as target_delivery_no,
        a as after,
        b as before,
-       r as restored
+       n as now
 from wanted as w
 left join event as c on c.event_id = w.cancelled_by
 left join event as t on t.event_id = w.cancels_event_id
@@ -38,11 +45,6 @@ left join resident_version as b
       and b.version_no = a.version_no - 1
       and b.recorded_from <= w.recorded_at
       and (b.recorded_to is null or b.recorded_to > w.recorded_at)
-left join resident_version as r
-       on w.event_type = 'CANCEL'
-      and r.resident_code = w.resident_code
-      and r.recorded_from <= w.recorded_at
-      and (r.recorded_to is null or r.recorded_to > w.recorded_at)
-      and r.valid_from <= t.effective_date
-      and (r.valid_to is null or r.valid_to > t.effective_date)
+left join newest as n
+       on n.resident_code = w.resident_code
 order by w.delivery_no, w.line

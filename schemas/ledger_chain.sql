@@ -20,3 +20,8 @@ create table if not exists ledger_chain (
     covered          struct(ledger varchar, row_key varchar, run_id varchar, row_sha256 varchar)[] not null,
     sealed_at        timestamp not null      -- UTC
 );
+
+-- a seal being made: written and committed before its anchor line, moved into ledger_chain after it. a row
+-- here whose head the anchor file holds is an interrupted seal the next seal completes (the same row, so the
+-- same head); one the anchor file does not hold was never anchored and is dropped. at most one row.
+create table if not exists ledger_chain_pending as select * from ledger_chain limit 0;

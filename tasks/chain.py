@@ -30,6 +30,7 @@ import duckdb
 
 from juki_core.store import has_table
 from tasks.audit import AUDIT_SQL
+from tasks.faults import fault
 
 GENESIS = "0" * 64
 ANCHOR_FILE = "ledger-anchors.jsonl"
@@ -171,9 +172,14 @@ def compare(current: list[dict], sealed: list[dict]) -> Comparison:
 # --- sealing -------------------------------------------------------------------------------------
 
 def seal(con: duckdb.DuckDBPyConnection, run_id: str | None = None, anchors: Path | None = None) -> str:
-    """Seal the chained rows no earlier seal covers, append the new head to the anchor file; the head."""
+    """Seal the chained rows no earlier seal covers, append the new head to the anchor file; the head.
+
+    Three steps, so that a process killed anywhere leaves an interrupted seal, never a false alarm: the seal
+    is committed to ledger_chain_pending, its head appended to the anchor file, then the seal moved into
+    ledger_chain. The next seal first completes (anchored) or drops (not anchored) a pending one."""
     path = Path(anchors) if anchors is not None else anchor_path(con)
     con.execute(CHAIN_SQL.read_text(encoding="utf-8"))
+    complete_interrupted(con, path)
     sealed = seals(con)
     found = compare(row_digests(con), sealed)
     # the run's own rows written after an earlier seal of the same run (a retried flow run) are its to cover
@@ -188,21 +194,66 @@ def seal(con: duckdb.DuckDBPyConnection, run_id: str | None = None, anchors: Pat
     row |= {column: counts[ledger] for ledger, column in LEDGERS.items()}
     row["content_sha256"] = content_digest(row)
     row["chain_sha256"] = chain_hash(previous, row["content_sha256"])
-    anchor = {"seq": row["seq"], "run_id": run_id, "head": row["chain_sha256"],
-              "sealed_at": _iso(row["sealed_at"]) + "Z"}
-    size = path.stat().st_size if path.exists() else 0
+    con.execute(f"insert into ledger_chain_pending ({', '.join(row)}) values ({', '.join('$' + k for k in row)})", row)
+    fault("after-seal-pending")
+    _append_anchor(path, {"seq": row["seq"], "run_id": run_id, "head": row["chain_sha256"],
+                          "sealed_at": _iso(row["sealed_at"]) + "Z"})
+    fault("after-anchor")
+    _move_pending(con)
+    fault("after-seal-commit")
+    return row["chain_sha256"]
+
+
+def _move_pending(con: duckdb.DuckDBPyConnection) -> None:
     con.begin()
     try:
-        con.execute(f"insert into ledger_chain ({', '.join(row)}) values ({', '.join('$' + k for k in row)})", row)
-        # the anchor goes out before the commit: a seal the anchor file lacks is never left behind
-        _append_anchor(path, anchor)
+        con.execute("insert into ledger_chain select * from ledger_chain_pending")
+        con.execute("delete from ledger_chain_pending")
         con.commit()
     except BaseException:
         con.rollback()
-        if path.exists() and path.stat().st_size > size:  # nor an anchor the store lacks
-            os.truncate(path, size)
         raise
-    return row["chain_sha256"]
+
+
+def _pending(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    if not has_table(con, "ledger_chain_pending"):
+        return []
+    return _rows(con, (AUDIT_SQL / "chain_seals.sql").read_text(encoding="utf-8").replace(
+        "from ledger_chain\n", "from ledger_chain_pending\n"))
+
+
+def _anchored(pending: dict, path: Path) -> bool:
+    """Whether the anchor file holds the pending seal's head (it was written before the process died)."""
+    if not path.exists():
+        return False
+    return any(a is not None and a["seq"] == pending["seq"] and a["head"] == pending["chain_sha256"]
+               for _, a in read_anchors(path))
+
+
+def complete_interrupted(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> str | None:
+    """Finish a seal a killed process left: into the chain when its head is anchored, else dropped; what was done."""
+    path = Path(anchors) if anchors is not None else anchor_path(con)
+    pending = _pending(con)
+    if not pending:
+        return None
+    (seal_row,) = pending
+    if _anchored(seal_row, path) and seal_row["seq"] not in {s["seq"] for s in seals(con)}:
+        _move_pending(con)
+        return f"completed the interrupted {seal_name(seal_row)}"
+    con.execute("delete from ledger_chain_pending")
+    return f"dropped the interrupted {seal_name(seal_row)}, which never reached the anchor file"
+
+
+def interrupted(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> str | None:
+    """A sentence when a seal was interrupted (the next run or seal completes it), else None."""
+    pending = _pending(con)
+    if not pending:
+        return None
+    path = Path(anchors) if anchors is not None else anchor_path(con)
+    name = seal_name(pending[0])
+    where = "its head is in the anchor file" if _anchored(pending[0], path) else "its head never reached the anchor file"
+    return (f"an interrupted seal: {name} was being made when its process ended ({where}); the next run "
+            "or seal completes it.")
 
 
 def _append_anchor(path: Path, anchor: dict) -> None:
@@ -233,10 +284,12 @@ def read_anchors(path: Path) -> list[tuple[int, dict | None]]:
 # --- verifying -----------------------------------------------------------------------------------
 
 def verify(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> list[str]:
-    """One sentence per problem with the chain, its anchor file or a sealed row; empty when all is intact."""
+    """One sentence per problem with the chain, its anchor file or a sealed row; empty when all is intact.
+
+    An interrupted seal is no problem (see `interrupted`): its anchor line names the pending seal."""
     path = Path(anchors) if anchors is not None else anchor_path(con)
     sealed = seals(con)
-    found = chain_problems(sealed) + anchor_problems(sealed, path)
+    found = chain_problems(sealed) + anchor_problems(sealed, path, _pending(con))
     if sealed:
         found += row_problems(compare(row_digests(con), sealed))
     return found
@@ -290,8 +343,8 @@ def _capped(sentences: list[str], what: str) -> list[str]:
     return sentences[:SHOWN] + [f"… and {len(sentences) - SHOWN} more {what}."]
 
 
-def anchor_problems(sealed: list[dict], path: Path) -> list[str]:
-    """The heads in the store against the anchor file written beside it, seal by seal."""
+def anchor_problems(sealed: list[dict], path: Path, pending: list[dict] = ()) -> list[str]:
+    """The heads in the store against the anchor file written beside it, seal by seal (a pending seal's too)."""
     if not path.exists():
         if not sealed:
             return []
@@ -306,6 +359,9 @@ def anchor_problems(sealed: list[dict], path: Path) -> list[str]:
             found.append(f"line {number} of the anchor file {path} is not a seal record: the file was edited.")
             continue
         anchored.add(anchor["seq"])
+        if any(p["seq"] == anchor["seq"] and p["chain_sha256"] == anchor["head"] and p["seq"] not in by_seq
+               for p in pending):
+            continue  # an interrupted seal: reported by `interrupted`, completed by the next seal
         s = by_seq.get(anchor["seq"])
         by = f"run {anchor.get('run_id')}" if anchor.get("run_id") is not None else "outside a run"
         if s is None:
@@ -367,7 +423,7 @@ def status(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> dict:
     found = compare(row_digests(con), sealed) if has_table(con, "ledger_chain") else None
     problems = chain_problems(sealed)
     if path is not None:
-        problems += anchor_problems(sealed, path)
+        problems += anchor_problems(sealed, path, _pending(con))
     elif sealed:
         problems.append("the store is in memory: its chain cannot be checked against an anchor file.")
     if found is not None and sealed:
@@ -376,6 +432,7 @@ def status(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> dict:
         if found is not None else collections.Counter()
     last = sealed[-1] if sealed else None
     return {"seals": len(sealed), "head": last["chain_sha256"] if last else None,
+            "interrupted": interrupted(con, path) if path is not None else None,
             "last_seal": seal_name(last) if last else None, "sealed_at": last["sealed_at"] if last else None,
             "unsealed": {ledger: unsealed[ledger] for ledger in LEDGERS if unsealed[ledger]},
             "anchors": str(path) if path else None, "problems": problems}

@@ -52,6 +52,10 @@ EXAMPLES = {
         examples:
           JUKI_CONBINI_KEY=$(cat data/conbini.key) juki handoff conbini
           juki handoff conbini --as-of 2026-04-30 --target memory://conbini/ --plaintext""",
+    "publish": """\
+        examples:
+          juki publish                    # after a crash, or a refused hand-off once its key is set
+          juki publish --json""",
     "generate": """\
         examples:
           juki generate --out data/inbox --residents 5000 --days 30
@@ -206,6 +210,10 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
     handoff.add_argument("--plaintext", action="store_true",
                          help="write the Parquet file unencrypted, on purpose (default: AES-256-GCM with "
                               "the 64-hex-digit key in $JUKI_CONBINI_KEY)")
+
+    publish = command("publish", "Publish everything past each output's watermark (statistics, feeds, snapshot) "
+                               "without taking in files; the daily run does the same after its files.")
+    publish.add_argument("--json", action="store_true", help="print only a JSON summary on standard output")
 
     audit = command("audit", "For auditors: the disclosure log and a self-contained HTML audit report.")
     whats = audit.add_subparsers(dest="what", metavar="WHAT", required=True)
@@ -397,6 +405,8 @@ def _audit_chain(args) -> int:
         state = chain.status(con, chain.anchors_beside(settings.store))
     for problem in state["problems"]:
         print(problem)
+    if state.get("interrupted"):
+        print(state["interrupted"])
     if state["problems"]:
         return EXIT_FAILED
     if state["seals"]:
@@ -592,6 +602,42 @@ def cmd_handoff(args) -> int:
     return EXIT_OK
 
 
+def cmd_publish(args) -> int:
+    import uuid
+
+    from juki.keys import subscriber_key
+    from juki.store import StoreError, connect, writer_lock
+    from tasks import daily
+
+    settings = _settings(args)
+    if not settings.store.exists():
+        raise UsageError(f"no store at {settings.store}: run `juki ingest` or `juki daily` first, or pass --store")
+    run_id = f"publish-{uuid.uuid4()}"
+    use_prefect = bool(os.environ.get("PREFECT_API_URL"))
+    try:
+        with writer_lock(settings.store, f"juki publish {run_id}"), connect(settings.store) as con:
+            record = daily.run(con, settings, run_id, [], daily.parameters(settings, [], command="publish"),
+                               key_for=lambda sub: subscriber_key(sub, use_prefect=use_prefect),
+                               log=lambda message: print(message, file=sys.stderr))
+    except StoreError as exc:
+        print(f"juki publish: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    summary = {"run_id": run_id, "status": record.status, "statistics": sorted(record.statistics),
+               "handoffs": {name: [{k: h.get(k) for k in ("file", "sequence_no", "snapshot_id", "rows")
+                                    if h.get(k) is not None} for h in files]
+                            for name, files in record.handoffs.items()},
+               "problems": record.problems()}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        sent = sum(len(files) for files in summary["handoffs"].values())
+        print(f"published {len(summary['statistics'])} statistics file(s) and {sent} hand-off file(s) "
+              f"(run {run_id}, {record.status}).")
+    for problem in summary["problems"]:
+        print(problem, file=sys.stderr)
+    return EXIT_OK if record.status == "completed" else EXIT_FAILED
+
+
 def cmd_generate(args) -> int:
     from synthetic.city import generate_city
 
@@ -604,7 +650,7 @@ def cmd_generate(args) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay, "retention": cmd_retention,
-            "generate": cmd_generate}
+            "publish": cmd_publish, "generate": cmd_generate}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -605,8 +605,8 @@ def cmd_handoff(args) -> int:
 def cmd_publish(args) -> int:
     import uuid
 
-    from juki.keys import subscriber_key
-    from juki.store import StoreError, connect, writer_lock
+    from tasks.keys import subscriber_key
+    from juki_core.store import StoreError, connect, writer_lock
     from tasks import daily
 
     settings = _settings(args)

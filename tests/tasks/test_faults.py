@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from juki.settings import Settings
-from juki.store import connect, writer_lock
+from juki_core.settings import Settings
+from juki_core.store import connect, writer_lock
 from tasks import chain, daily, faults, replay
 from tasks.audit import register_digest
 from tests.builders import event, foreigner, person, resident_code, write_file

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from juki.store import connect
+from juki_core.store import connect
 from schemas.change_file import MUNICIPALITY_PREFIX, town_names
 from tasks import handoff, publish
 from tasks.ingest import ingest_file

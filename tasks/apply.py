@@ -49,6 +49,7 @@ class Judgement:
     new_versions: pl.DataFrame | None = None
     touched: list[str] = field(default_factory=list)
     refusals: dict[int, list[tuple[str, str | None]]] = field(default_factory=dict)  # line -> (rule, column)
+    skipped_lines: list[int] = field(default_factory=list)  # applied before with the same content
 
 
 def typed(rows: pl.DataFrame) -> pl.DataFrame:
@@ -66,6 +67,34 @@ def state_violations(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.D
         con.unregister("incoming")
 
 
+def already_applied(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> list[int]:
+    """Lines whose event id was applied before with the same content (see `canonical`), first in the file only."""
+    firsts = rows.filter(pl.col("event_id").is_not_null()).unique("event_id", keep="first", maintain_order=True)
+    con.register("incoming", firsts.select("event_id"))
+    try:
+        stored = con.sql(sql("applied_events.sql")).pl()
+    finally:
+        con.unregister("incoming")
+    if not stored.height:
+        return []
+    stored = stored.select(pl.col(c).dt.strftime("%Y-%m-%d") if c in DATE_COLUMNS else pl.col(c) for c in COLUMNS)
+    pairs = canonical(firsts).join(canonical(stored), on="event_id", suffix="_stored")
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in COLUMNS if c != "event_id")
+    return sorted(pairs.filter(same & pl.col("dates_valid"))["line"].to_list())
+
+
+def canonical(rows: pl.DataFrame) -> pl.DataFrame:
+    """The content of change rows as compared for a re-sent row: typed values of the columns the type uses."""
+    # Not the raw text: the same row re-sent in CP932, with CRLF, other quoting or columns in another order
+    # is the same change. Columns the event type does not use are ignored by the agreement, so not content.
+    from tasks.validate_rows import without_unused
+
+    given = without_unused(rows.select(COLUMNS + (("line",) if "line" in rows.columns else ())))
+    kept = typed(given)
+    return kept.with_columns(dates_valid=pl.all_horizontal(  # a date that is not a date is no match for null
+        [given[c].is_null() | kept[c].is_not_null() for c in DATE_COLUMNS]))
+
+
 def stored_events(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> dict[str, list[dict]]:
     """The accepted, not cancelled events of every resident the file names, in each person's order."""
     con.register("incoming", rows.select("resident_code"))
@@ -80,14 +109,19 @@ def stored_events(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> dict[st
 
 
 def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[tuple[str, str | None]]],
-               stored: dict[str, list[dict]], heads: pl.DataFrame | None = None) -> Judgement:
+               stored: dict[str, list[dict]], heads: pl.DataFrame | None = None,
+               skipped: tuple[int, ...] = ()) -> Judgement:
     """Judge every row in file order against the register; `prior` holds the row and SQL refusals.
 
-    `heads` (the register's 世帯主 intervals, tasks/heads.py) turns on the one-head-per-household rule.
+    `heads` (the register's 世帯主 intervals, tasks/heads.py) turns on the one-head-per-household rule;
+    `skipped` lines were applied before with the same content and are not judged again.
     """
     rows = typed(change_file.rows).with_columns(
         business_date=pl.lit(change_file.business_date), delivery_no=pl.lit(delivery_no, pl.Int64))
-    result = Judgement(refusals={line: list(reasons) for line, reasons in prior.items()})
+    if skipped:
+        rows = rows.filter(~pl.col("line").is_in(list(skipped)))
+    result = Judgement(refusals={line: list(reasons) for line, reasons in prior.items()},
+                       skipped_lines=sorted(skipped))
     counts = rows.group_by("resident_code").len()
     single = set(counts.filter(pl.col("len") == 1)["resident_code"].to_list())
     is_fast = (pl.col("resident_code").is_in(list(single - stored.keys()))
@@ -275,7 +309,7 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
                            schema={"target_id": pl.String, "cancel_id": pl.String})
     touched = pl.DataFrame({"resident_code": judgement.touched}, schema={"resident_code": pl.String})
     counts = {"rows_read": rows_read, "rows_applied": accepted.height,
-              "rows_quarantined": quarantined, "rows_skipped": 0}
+              "rows_quarantined": quarantined, "rows_skipped": len(judgement.skipped_lines)}
     has_baseline = bool(accepted.filter(pl.col("event_type") == "BASELINE").height)
     con.execute("begin transaction")
     try:

@@ -10,8 +10,10 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 import duckdb
+import polars as pl
 
-from tasks.apply import Delivery, apply_file, judge_file, record_file, state_violations, stored_events
+from tasks.apply import (Delivery, already_applied, apply_file, judge_file, record_file, state_violations,
+                         stored_events)
 from tasks.land import LandedFile, archive_file, check_regular_files, file_name, read_bytes
 from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
 
@@ -25,6 +27,7 @@ class Validation:
 
     reasons: Reasons
     unused_values: int = 0
+    applied_before: tuple[int, ...] = ()  # lines whose event id was applied before with the same content
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,9 @@ def next_delivery(con: duckdb.DuckDBPyConnection, landed: LandedFile, run_id: st
     return Delivery(last + 1, landed.name, landed.sha256, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
 
 
-def read(landed: LandedFile, municipality_code: str) -> ChangeFile:
+def read(landed: LandedFile, municipality_code: str, refuse_cut: bool = True) -> ChangeFile:
     """Decode and parse the archived bytes (exactly what was kept, not what the inbox holds now)."""
-    return read_change_file(landed.name, read_bytes(landed.archive_uri), municipality_code)
+    return read_change_file(landed.name, read_bytes(landed.archive_uri), municipality_code, refuse_cut)
 
 
 def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validation:
@@ -103,8 +106,10 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validat
             reasons.setdefault(line, []).append((rule, column))
         for line, rule in state_violations(con, rows).iter_rows():
             reasons.setdefault(line, []).append((rule, None))
+    duplicates = [line for line, found in reasons.items() if ("DUPLICATE_EVENT_ID", None) in found]
+    again = tuple(already_applied(con, rows.filter(pl.col("line").is_in(duplicates)))) if duplicates else ()
     unused = unused_columns(rows).height if rows.height else 0
-    return Validation(reasons, unused)
+    return Validation(reasons, unused, again)
 
 
 # A run recorded with this parameter drops values in columns their event type does not use; a run recorded
@@ -112,7 +117,10 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validat
 UNUSED_COLUMNS = {"unused_columns": "ignored"}
 # Likewise for the one-世帯主-per-household rule (HOUSEHOLD_HAS_HEAD).
 ONE_HEAD = {"household_heads": "one"}
-RULE_PARAMETERS = UNUSED_COLUMNS | ONE_HEAD
+# Likewise for a file cut short (FILE_TRUNCATED) and a row applied before with the same content (skipped).
+CUT_FILES = {"cut_files": "refused"}
+APPLIED_ROWS = {"applied_rows": "skipped"}
+RULE_PARAMETERS = UNUSED_COLUMNS | ONE_HEAD | CUT_FILES | APPLIED_ROWS
 
 
 def run_follows(con: duckdb.DuckDBPyConnection, run_id: str, rule: dict) -> bool:
@@ -134,8 +142,10 @@ def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: V
     if run_follows(con, delivery.run_id, UNUSED_COLUMNS):
         change_file = dataclasses.replace(change_file, rows=without_unused(change_file.rows))
     heads = register_heads(con, change_file.rows) if run_follows(con, delivery.run_id, ONE_HEAD) else None
-    judgement = judge_file(change_file, delivery.delivery_no, validation.reasons,
-                           stored_events(con, change_file.rows), heads)
+    skipped = validation.applied_before if run_follows(con, delivery.run_id, APPLIED_ROWS) else ()
+    reasons = {line: found for line, found in validation.reasons.items() if line not in skipped}
+    judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, change_file.rows), heads,
+                           skipped)
     counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)
     return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
 
@@ -190,7 +200,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipa
         return duplicate(con, landed, delivery, earlier, municipality_code)
     change_file = None
     try:
-        change_file = _unless_refused(stages.read(landed, municipality_code))
+        change_file = _unless_refused(stages.read(landed, municipality_code, run_follows(con, run_id, CUT_FILES)))
         check_date(change_file, latest)
         validation = stages.validate(con, change_file)
         return _unless_refused(stages.apply(con, change_file, validation, delivery, max_refused_share))

@@ -53,15 +53,19 @@ def business_date_of(name: str, municipality_code: str) -> dt.date:
         raise FileRefused(name, "FILE_DATE_INVALID", m["date"]) from None
 
 
-def decode(name: str, data: bytes) -> tuple[str, str]:
-    """UTF-8 (strict, BOM allowed), else CP932; control characters refuse the file."""
+def decode(name: str, data: bytes, refuse_cut: bool = True) -> tuple[str, str]:
+    """UTF-8 (strict, BOM allowed), else CP932; control characters refuse the file, and so does a cut character."""
     if not data:
         raise FileRefused(name, "FILE_EMPTY")
     for encoding in ("utf-8-sig", "cp932"):
         try:
             text = data.decode(encoding)
             break
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if refuse_cut and encoding == "utf-8-sig" and exc.reason == "unexpected end of data" \
+                    and exc.end == len(data):
+                # CP932 would read the bytes of a UTF-8 character cut in two as something else
+                raise FileRefused(name, "FILE_TRUNCATED", "it ends inside a character") from None
             continue
     else:
         raise FileRefused(name, "FILE_ENCODING", "the bytes are neither UTF-8 nor CP932")
@@ -74,10 +78,13 @@ def decode(name: str, data: bytes) -> tuple[str, str]:
     return text, "utf-8" if encoding == "utf-8-sig" else "cp932"
 
 
-def parse(name: str, business_date: dt.date, encoding: str, text: str) -> ChangeFile:
+def parse(name: str, business_date: dt.date, encoding: str, text: str, refuse_cut: bool = True) -> ChangeFile:
     """RFC 4180 CSV with one header row into a frame of text with the physical start line of each row."""
+    # With refuse_cut a file that is not whole (no line end at its end, its end inside a quoted field) is
+    # FILE_TRUNCATED: a transfer cut short must not pass for a shorter file, its last row quarantined.
     lines = io.StringIO(text, newline="")
     reader = csv.reader(lines, strict=True)
+    start = 1
     try:
         header = next(reader, None)
         while header == []:
@@ -93,6 +100,8 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str) -> Change
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise FileRefused(name, "FILE_MISSING_COLUMN", ", ".join(missing))
+        if refuse_cut and not text.endswith("\n"):
+            raise FileRefused(name, "FILE_TRUNCATED", f"line {text.count(chr(10)) + 1} has no line end")
         width = len(header)
         records: list[list[str]] = []
         line_numbers: list[int] = []
@@ -111,6 +120,9 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str) -> Change
                 records.append(record)
             start = end + 1
     except csv.Error as exc:
+        if refuse_cut and str(exc) == "unexpected end of data":  # the end came inside a quoted field
+            raise FileRefused(name, "FILE_TRUNCATED", f"the row starting on line {start} ends inside a "
+                                                      "quoted field") from None
         raise FileRefused(name, "FILE_NOT_CSV", f"line {reader.line_num}: {exc}") from None
     columns = list(zip(*records)) if records else [()] * width
     frame = pl.DataFrame([pl.Series("line", line_numbers, dtype=pl.Int64)]
@@ -120,11 +132,11 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str) -> Change
     return ChangeFile(name, business_date, encoding, frame, raw_rows, field_count_errors, extra)
 
 
-def read_change_file(name: str, data: bytes, municipality_code: str) -> ChangeFile:
+def read_change_file(name: str, data: bytes, municipality_code: str, refuse_cut: bool = True) -> ChangeFile:
     """Name, bytes and header checks, then the parsed rows; a FileRefused for whole-file refusals."""
     business_date = business_date_of(name, municipality_code)
-    text, encoding = decode(name, data)
-    return parse(name, business_date, encoding, text)
+    text, encoding = decode(name, data, refuse_cut)
+    return parse(name, business_date, encoding, text, refuse_cut)
 
 
 def private_use_lines(change_file: ChangeFile) -> list[int]:

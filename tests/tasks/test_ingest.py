@@ -460,7 +460,8 @@ WHOLE_FILE_REFUSALS = {
     "FILE_ENCODING": (None, "utf-16"),
     "FILE_MISSING_COLUMN": (None, COLUMNS[1:]),
     "FILE_REPEATED_COLUMN": (None, COLUMNS + ("event_id",)),
-    "FILE_NOT_CSV": (None, '"unterminated'),
+    "FILE_NOT_CSV": (None, '"quoted"then text'),
+    "FILE_TRUNCATED": (None, '"unterminated'),
 }
 
 

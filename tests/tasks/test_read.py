@@ -213,10 +213,48 @@ def test_two_blank_header_cells_are_extra_columns():
     assert cf.rows["event_id"].to_list() == ["b1"]
 
 
-def test_unterminated_quote_is_not_csv():
-    """An unterminated quoted field refuses the file as FILE_NOT_CSV."""
-    text = csv_text([baseline(1)]) + 'b2,"BASELINE\n'
+def test_text_after_a_closing_quote_is_not_csv():
+    """A quoted field followed by more text refuses the file as FILE_NOT_CSV."""
+    text = csv_text([baseline(1)]) + 'b2,"BASELINE"X\n'
     assert_refused(text.encode("utf-8"), "FILE_NOT_CSV")
+
+
+# --- a file cut short (issue 10, case 6) -----------------------------------------------------
+
+def test_a_file_that_ends_inside_a_quoted_field_is_truncated():
+    """The end inside a quoted field is a cut (a run recorded before the rule called it FILE_NOT_CSV)."""
+    text = csv_text([baseline(1)]) + 'b2,"BASELINE\n'
+    exc = assert_refused(text.encode("utf-8"), "FILE_TRUNCATED")
+    assert "the row starting on line 3 ends inside a quoted field" in str(exc)
+    with pytest.raises(FileRefused, match="FILE_NOT_CSV"):
+        read_change_file(NAME, text.encode("utf-8"), CITY, refuse_cut=False)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_cut_mid_row_is_truncated_whatever_its_line_ends(newline):
+    """The last line without its line end (cut mid-row, or between CR and LF) refuses the file, naming the line."""
+    text = csv_text([baseline(1), baseline(2), baseline(3)], newline=newline)
+    for cut in (text[:-40], text[:-1]):  # with CRLF, text[:-1] ends between CR and LF
+        exc = assert_refused(cut.encode("utf-8"), "FILE_TRUNCATED")
+        assert "line 4 has no line end" in str(exc)
+    cf = read_change_file(NAME, text[:-40].encode("utf-8"), CITY, refuse_cut=False)  # as runs before the rule
+    assert (cf.rows.height, cf.field_count_errors) == (3, [4])
+
+
+def test_a_utf8_character_cut_in_two_is_truncated_not_read_as_cp932():
+    """The first bytes of a UTF-8 character at the very end would decode as CP932; the cut is named."""
+    data = csv_text([baseline(1), baseline(2)]).encode("utf-8")
+    cut = data[:data.rindex("川口".encode("utf-8")) + 2]
+    exc = assert_refused(cut, "FILE_TRUNCATED")
+    assert "ends inside a character" in str(exc)
+
+
+def test_a_header_without_its_line_end_is_truncated_and_with_it_a_quiet_day():
+    """A quiet day is the header and its line end; the header alone is a cut (the rows may have followed)."""
+    header = csv_text([])
+    assert read(header.encode("utf-8")).rows.height == 0
+    assert_refused(header.rstrip("\n").encode("utf-8"), "FILE_TRUNCATED")
+    assert read((header + "\n\n").encode("utf-8")).rows.height == 0  # blank lines after the last row are no rows
 
 
 # --- rows and line numbers ------------------------------------------------------------------

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from juki.settings import Settings
-from juki.store import connect
+from juki_core.settings import Settings
+from juki_core.store import connect
 from tasks import daily
 from tasks.replay import replay
 from tests.builders import COLUMNS, csv_text, event, person, resident_code, write_file

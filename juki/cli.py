@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BUSY = 75  # EX_TEMPFAIL: another process is writing to the store; the same command works later
 
 DESCRIPTION = """\
 juki keeps a city's Basic Resident Register (住民基本台帳) in a DuckDB store and takes in the
@@ -20,7 +21,8 @@ inbox/ (files waiting for `juki daily`), archive/ (every file as received, by SH
 Subscribers (targets, key variables) are schemas/subscribers.yaml, or the file in $JUKI_SUBSCRIBERS.
 
 Exit status: 0 work done (rows may be quarantined); 1 a file was refused or a check failed;
-2 usage error (unknown command, bad date, no store)."""
+2 usage error (unknown command, bad date, no store); 75 the store is busy (a run is writing
+to it): nothing was read or changed, run the same command again when the run has finished."""
 
 EXAMPLES = {
     "ingest": """\
@@ -258,11 +260,17 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `juki` command."""
     args = _parser().parse_args(argv)
+    from juki_core.store import StoreBusy, owner_only
+
     try:
-        return COMMANDS[args.command](args)
+        with owner_only():  # whatever a command writes (store, archive, statistics, targets) is the city's alone
+            return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"juki {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreBusy as exc:  # not a mistake in the call: the same command works once the writer is done
+        print(f"juki {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `juki quarantine | head`: the reader has what it wanted
@@ -281,11 +289,13 @@ def _settings(args):
 
 
 def _read_only(args):
-    from juki_core.store import StoreError, connect
+    from juki_core.store import StoreBusy, StoreError, connect
 
     settings = _settings(args)
     try:
         return connect(settings.store, read_only=True)
+    except StoreBusy:
+        raise
     except StoreError as exc:
         raise UsageError(str(exc)) from None
 
@@ -376,7 +386,7 @@ def cmd_stats(args) -> int:
 
 def _reveal(args) -> int:
     from juki import queries
-    from juki_core.store import StoreError, connect
+    from juki_core.store import StoreBusy, StoreError, connect, writer_lock
     from tasks import disclosure
     from tasks.summary import BeforeRegister
 
@@ -384,9 +394,11 @@ def _reveal(args) -> int:
     if not settings.store.exists():
         raise UsageError(f"no store at {settings.store}: pass --store")
     try:
-        with connect(settings.store) as con:
+        with writer_lock(settings.store, "juki show --reveal"), connect(settings.store) as con:
             shown = disclosure.reveal(con, args.resident_code, args.as_of or dt.date.today(),
                                       disclosure.current_user(), args.reason or "", args.known_at)
+    except StoreBusy:
+        raise
     except (ValueError, BeforeRegister, StoreError) as exc:
         raise UsageError(str(exc)) from None
     shown.pop("disclosure", None)
@@ -561,9 +573,8 @@ def _retention_dry_run(args, as_of: dt.date) -> int:
             con.close()
             con = connect(_settings(args).store)  # adds the empty retention tables, as every writer does
         erasure = retention.plan_erasure(con, as_of, args.years, args.quarantine_days)
-    except StoreBusy as exc:  # not a usage mistake: try again later
-        print(f"juki: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    except StoreBusy:  # not a usage mistake: try again later
+        raise
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -573,7 +584,7 @@ def _retention_dry_run(args, as_of: dt.date) -> int:
 
 
 def cmd_handoff(args) -> int:
-    from juki_core.store import StoreError, connect
+    from juki_core.store import StoreBusy, StoreError, connect, writer_lock
     from tasks import chain, disclosure, handoff
     from tasks.keys import subscriber_key
     from tasks.summary import BeforeRegister, check_known, latest_business_date
@@ -584,7 +595,7 @@ def cmd_handoff(args) -> int:
     subscriber = handoff.load_subscribers()[args.subscriber]
     try:
         key = None if args.plaintext else subscriber_key(subscriber, use_prefect=bool(os.environ.get("PREFECT_API_URL")))
-        with connect(settings.store) as con:
+        with writer_lock(settings.store, f"juki handoff {args.subscriber}"), connect(settings.store) as con:
             as_of = args.as_of or latest_business_date(con)
             check_known(con, as_of or dt.date.today())
             manifest = handoff.publish_conbini(con, handoff.target_uri(subscriber, settings.root, args.target),
@@ -593,6 +604,8 @@ def cmd_handoff(args) -> int:
             chain.seal(con)  # written outside a run: sealed at once, not by the next run
     except handoff.KeyMissing as exc:
         raise UsageError(str(exc)) from None
+    except StoreBusy:
+        raise
     except (BeforeRegister, StoreError) as exc:
         raise UsageError(str(exc)) from None
     except handoff.HandoffError as exc:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 from dataclasses import dataclass
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 
 class NotAFile(Exception):
@@ -58,6 +60,9 @@ def archive_file(data: bytes, name: str, archive: str) -> LandedFile:
         tmp = f"{path}.part"
         with fs.open(tmp, "wb") as f:
             f.write(data)
+        if isinstance(fs, LocalFileSystem):  # every received file holds full My Numbers: the city's alone
+            os.chmod(posixpath.dirname(path), 0o700)
+            os.chmod(tmp, 0o600)
         fs.mv(tmp, path)
     return LandedFile(name=name, sha256=digest, size=len(data), archive_uri=target)
 

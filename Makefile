@@ -34,8 +34,10 @@ test-fast: $(VENV)/.installed
 serve: $(VENV)/.installed
 	JUKI_SERVE_PORT=$(SERVE_PORT) exec bash scripts/serve.sh
 
+# One day at full size, step by step, beside the raw floors and the peer (607,000 residents unless
+# RESIDENTS is given on the command line); data kept in data/bench/ and reused.
 bench: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/bench_ingest.py
+	$(VENV)/bin/python benchmarks/bench_day.py $(if $(filter command line,$(origin RESIDENTS)),--residents $(RESIDENTS))
 
 lock: $(VENV)/.installed
 	$(UV) pip compile -q requirements.in --python-version 3.11 --generate-hashes -o requirements.lock

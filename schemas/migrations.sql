@@ -2,3 +2,12 @@
 alter table file_ledger add column if not exists unused_values bigint default 0;
 alter table file_ledger add column if not exists extra_columns varchar[];
 alter table run_ledger add column if not exists register_sha256 varchar;
+-- the register digest kept up to date per batch (tasks/audit.py): one row, the row count and the four lane
+-- sums of the current versions' row hashes; filled from the register on first use in a store without it.
+create table if not exists register_digest_state (
+    row_count bigint not null,
+    lane_0 hugeint not null,
+    lane_1 hugeint not null,
+    lane_2 hugeint not null,
+    lane_3 hugeint not null
+);

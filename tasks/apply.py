@@ -12,10 +12,14 @@ import duckdb
 import polars as pl
 
 from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES
+from tasks.audit import adjust_register_digest
 from tasks.history import RECORD_FIELDS, judge, judge_cancel, versions
 from tasks.read import ChangeFile, FileRefused
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
+# the versions a batch has just inserted, as stored (so their row hashes are the register's)
+CURRENT_OF_TOUCHED = ("(select * from resident_version where recorded_to is null "
+                      "and resident_code in (select resident_code from touched))")
 
 VERSION_SCHEMA: dict[str, pl.DataType] = {
     "resident_code": pl.String, "version_no": pl.Int32, "valid_from": pl.Date, "valid_to": pl.Date,
@@ -323,6 +327,8 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
             con.execute("update event set cancelled_by = c.cancel_id from cancels as c "
                         "where event.event_id = c.target_id")
         run_script(con, "rebuild_touched.sql", recorded_at=delivery.recorded_at)
+        adjust_register_digest(con, closed="closed_versions", inserted=CURRENT_OF_TOUCHED)
+        con.execute("drop table closed_versions")
         con.execute("insert into quarantine by name select * from quarantined")
         con.execute("commit")
     except Exception as exc:

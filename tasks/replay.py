@@ -30,6 +30,7 @@ from juki_core.store import connect, has_table
 from schemas.change_file import FILE_NAME_PATTERN
 from tasks import chain, daily, handoff, ingest, publish, retention
 from tasks.daily import FLOW_NAME, RunRecord
+from tasks import audit
 from tasks.audit import AUDIT_SQL, register_digest
 
 FILE_FIELDS = ("file", "sha256", "status", "rows_read", "rows_applied", "rows_quarantined", "rows_skipped", "reason")
@@ -249,8 +250,7 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
             if verify and row is not None and row["finished_at"] is not None:
                 # a retention run since cleared some residents' rows as known then: prove the others
                 erased[run_id] = codes = retention.erased_after(con, row["finished_at"])
-                history[run_id] = (retention.digest_without(con, codes, row["finished_at"]) if codes
-                                   else digest_at(con, row["finished_at"]))
+                history[run_id] = audit.digest_like(con, row["register_sha256"], row["finished_at"], codes)
     runs, total = [], len(order)
     problems = _ledger_problems(deliveries, order, total)
     for position, (run_id, row, files) in enumerate(kept, 1):
@@ -341,7 +341,7 @@ def _label(order: list, run_id: str, total: int) -> str:
 def _live_digests(con: duckdb.DuckDBPyConnection) -> dict:
     ledgers = _rows(con, (AUDIT_SQL / "ledger_digests.sql").read_text(encoding="utf-8"))[0]
     # the chain is verified on the live store itself: the scratch store's chain has other times
-    return {"register_sha256": register_digest(con), **ledgers, "chain": chain.verify(con)}
+    return {"register_sha256": register_digest(con, full=True), **ledgers, "chain": chain.verify(con)}
 
 
 # --- the scratch register -------------------------------------------------------------------------
@@ -497,10 +497,13 @@ def compare_run(con: duckdb.DuckDBPyConnection, run: RecordedRun, record: RunRec
     if ledger["status"] != record.status:
         say("status", f"the run ledger says the run {ledger['status']}, the replay {record.status}.",
             ledger["status"], record.status)
-    if ledger["register_sha256"] != record.register_sha256:
-        found.append(_register_divergence(con, run, record.register_sha256, name_residents, live_store))
+    replayed = record.register_sha256
+    if audit.is_legacy(ledger["register_sha256"]):  # recorded before the per-batch sums: its definition
+        replayed = audit.digest_like(con, ledger["register_sha256"])
+    if ledger["register_sha256"] != replayed:
+        found.append(_register_divergence(con, run, replayed, name_residents, live_store))
     elif run.history_sha256 is not None and run.history_sha256 != (
-            retention.digest_without(con, run.erased_later) if run.erased_later else record.register_sha256):
+            audit.digest_like(con, replayed, without=run.erased_later) if run.erased_later else replayed):
         found.append(_history_divergence(con, run, name_residents, live_store))
     _compare_statistics(say, outputs.get("stats") or {}, record.statistics)
     _compare_handoffs(say, outputs.get("handoffs") or {}, record.handoffs, run.handoffs)
@@ -631,17 +634,17 @@ def _history_divergence(con: duckdb.DuckDBPyConnection, run: RecordedRun, name_r
 
 def digest_at(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> str:
     """The register digest as the register knew it at `known_at` (UTC; now when None)."""
-    return register_digest(con, known_at)
+    return register_digest(con, known_at, full=True)
 
 
 def register_rows(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """One hash per resident version, as the register knows it now or knew it at `known_at` (UTC)."""
-    return con.sql((AUDIT_SQL / "register_rows.sql").read_text(encoding="utf-8"), params={"known_at": known_at}).pl()
+    return con.sql(audit.register_rows_sql(), params={"known_at": known_at}).pl()
 
 
 def rows_digest(rows: pl.DataFrame) -> str:
     """The register digest of register_rows: the same as register_digest for the same state."""
-    return hashlib.sha256("".join(sorted(rows["row_hash"].to_list())).encode("ascii")).hexdigest()
+    return audit.rows_digest(rows["row_hash"].to_list())
 
 
 def differing_residents(con: duckdb.DuckDBPyConnection, live_store: Path,
@@ -660,13 +663,22 @@ def differing_residents(con: duckdb.DuckDBPyConnection, live_store: Path,
     return codes.len(), codes.head(SHOWN_RESIDENTS).to_list()
 
 
+def kept_digest_check(con: duckdb.DuckDBPyConnection) -> list[Divergence]:
+    """At the end of every replay: the register digest kept per batch equals the one recomputed from the register."""
+    now, kept = register_digest(con, full=True), register_digest(con)
+    if kept == now:
+        return []
+    return [Divergence("register digest", f"the register digest kept per batch ({_short(kept)}) is not the one "
+                       f"recomputed from the replayed register ({_short(now)}).", None, now, kept)]
+
+
 def closing_checks(con: duckdb.DuckDBPyConnection, settings: Settings, recorded: Plan) -> list[Divergence]:
     """After replaying every run: the live register now, its events and its quarantine are the replay's, and
     the live ledger chain is intact and agrees with its anchor file."""
+    found = kept_digest_check(con)
     if recorded.live is None:
-        return []
-    found = []
-    live, now = recorded.live, register_digest(con)
+        return found
+    live, now = recorded.live, register_digest(con, full=True)
     if now != live["register_sha256"]:
         count, codes = differing_residents(con, Path(settings.store), None)
         found.append(Divergence(
@@ -735,6 +747,8 @@ def replay(settings: Settings, scratch: Path, until: dt.date | None = None, veri
             say(verdict.line())
         if verify and not stopped:
             checks = steps.close(con, settings, recorded)
+        elif not stopped:
+            checks = kept_digest_check(con)
     finally:
         con.close()
     report = ReplayReport(str(settings.store), str(own.root), verify, until, daily.provenance()[0], verdicts, checks,

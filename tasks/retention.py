@@ -18,7 +18,7 @@ import duckdb
 
 from juki_core.store import has_table
 from tasks import chain, daily
-from tasks.audit import AUDIT_SQL, register_digest
+from tasks.audit import AUDIT_SQL, refresh_register_digest, register_digest
 from tasks.check import broken_invariants
 
 FLOW_NAME = "retention"
@@ -168,7 +168,7 @@ def record_start(con: duckdb.DuckDBPyConnection, run_id: str, recorded: dict) ->
 def record_finish(con: duckdb.DuckDBPyConnection, run_id: str, status: str, erasure: Erasure | None,
                   dry_run: bool = False) -> str:
     """Close the run's row: status, the counts, and the register digest after the run (returned)."""
-    digest = register_digest(con)
+    digest = refresh_register_digest(con)  # an erasure is not a batch: the kept sums are recomputed
     outputs = {"would_erase" if dry_run else "erased": erasure.as_dict() if erasure else None}
     con.execute("update run_ledger set status = $s, finished_at = $t, outputs = $o, input_sha256 = $i, "
                 "register_sha256 = $g where run_id = $r",
@@ -207,10 +207,7 @@ def erased_after(con: duckdb.DuckDBPyConnection, moment: dt.datetime) -> tuple[s
 def digest_without(con: duckdb.DuckDBPyConnection, residents: tuple[str, ...],
                    known_at: dt.datetime | None = None) -> str:
     """The register digest (tasks/audit.register_digest) over every resident but these."""
-    rows = (AUDIT_SQL / "register_rows.sql").read_text(encoding="utf-8")
-    return con.sql(f"select sha256(coalesce(string_agg(row_hash, '' order by row_hash), '')) from (\n{rows}\n) "
-                   "where not list_contains(cast($residents as varchar[]), resident_code)",
-                   params={"known_at": known_at, "residents": list(residents)}).fetchall()[0][0]
+    return register_digest(con, known_at, full=True, without=residents)
 
 
 # --- words ---------------------------------------------------------------------------------------

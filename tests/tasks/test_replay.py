@@ -251,3 +251,28 @@ def test_subscribers_with_absolute_targets_are_replayed_into_scratch_only(tmp_pa
 
     assert report.ok, report.summary()
     assert sorted((p.name, p.stat().st_mtime_ns) for p in remote.iterdir()) == before
+
+
+def test_runs_recorded_with_the_earlier_digest_definition_still_verify(tmp_path, monkeypatch):
+    """A store upgraded midway: runs that recorded the sorted-hashes digest and runs that recorded the kept sums
+    both match, and the kept sums equal a full recomputation at the end of the replay."""
+    paths = generate_city(tmp_path / "generated", residents=200, days=8)
+    settings = Settings(store=tmp_path / "live" / "registry.duckdb")
+    con = connect(settings.store)
+    try:
+        with monkeypatch.context() as old_code:
+            old_code.setattr(daily, "register_digest", lambda con: register_digest(con, legacy=True))
+            for n, path in enumerate(paths[:3], 1):
+                _daily_run(con, settings, f"run-{n:02d}", [path])
+        con.execute("delete from register_digest_state")  # the upgrade: no kept sums yet
+        for n, path in enumerate(paths[3:], 4):
+            _daily_run(con, settings, f"run-{n:02d}", [path])
+        recorded = [d for (d,) in con.execute("select register_sha256 from run_ledger order by run_id").fetchall()]
+    finally:
+        con.close()
+    assert not recorded[0].startswith("sum:") and recorded[-1].startswith("sum:")
+
+    report = replay(settings, tmp_path / "scratch", verify=True)
+
+    assert report.ok, report.text()
+    assert {r.verdict for r in report.runs} == {"match"} and report.checks == []

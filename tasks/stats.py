@@ -18,22 +18,21 @@ def _sql(name: str) -> str:
     return (STATS_SQL / name).read_text(encoding="utf-8")
 
 
-def _residents(con: duckdb.DuckDBPyConnection, as_of: dt.date, table: str = "residents_on",
-               known_at: dt.datetime | None = None) -> None:
-    con.execute(f"create or replace temp table {table} as {_sql('residents_on.sql')}",
-                {"as_of": as_of, "known_at": known_at})
+def _on_day(query: str) -> str:
+    """A query over `residents_on`, with residents_on.sql as its first common table (no temp copy)."""
+    body = "\n".join(line for line in _sql(query).splitlines() if not line.startswith("--")).strip()
+    first = f"with residents_on as (\n{_sql('residents_on.sql')}\n)"
+    return f"{first},{body[len('with'):]}" if body.startswith("with ") else f"{first}\n{body}"
 
 
 def population(con: duckdb.DuckDBPyConnection, as_of: dt.date, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """Residents by town, sex, 5-year age group and nationality group at the end of a day."""
-    _residents(con, as_of, known_at=known_at)
-    return con.sql(_sql("population.sql")).pl()
+    return con.sql(_on_day("population.sql"), params={"as_of": as_of, "known_at": known_at}).pl()
 
 
 def households(con: duckdb.DuckDBPyConnection, as_of: dt.date, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """Households and members by town and household type (japanese / mixed / foreign)."""
-    _residents(con, as_of, known_at=known_at)
-    return con.sql(_sql("households.sql")).pl()
+    return con.sql(_on_day("households.sql"), params={"as_of": as_of, "known_at": known_at}).pl()
 
 
 def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date,
@@ -45,10 +44,9 @@ def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.da
 
 def balance_breaks(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:
     """Keys where residents(date_to) − residents(date_from − 1) ≠ net_change; empty when the balance holds."""
-    _residents(con, date_from - dt.timedelta(days=1), "residents_before")
-    _residents(con, date_to, "residents_after")
     con.register("movement_table", movements(con, date_from, date_to))
     try:
-        return con.sql(_sql("balance.sql")).pl()
+        return con.sql(_sql("balance.sql"), params={"date_before": date_from - dt.timedelta(days=1),
+                                                    "date_to": date_to}).pl()
     finally:
         con.unregister("movement_table")

@@ -1,16 +1,26 @@
 -- movements (異動集計表) with effective_date in $date_from..$date_to, as the register knows them now
 -- (or knew them at $known_at, utc).
 -- grain: one row per (nationality_group, sex) with any movement.
-with versions as (
+with known as (
+    select resident_code, version_no, valid_from, event_type, status, sex, nationality
+    from resident_version
+    where (case when cast($known_at as timestamp) is null then recorded_to is null
+                else recorded_from <= cast($known_at as timestamp)
+                     and (recorded_to is null or recorded_to > cast($known_at as timestamp)) end)
+),
+moved as (
+    -- the people with a version starting in the period: the window runs over their versions only
+    select distinct resident_code from known
+    where valid_from between $date_from and $date_to and event_type <> 'BASELINE'
+),
+versions as (
     select resident_code, version_no, valid_from, event_type, status, sex,
            case when nationality = 'JP' then 'japanese' else 'foreign' end as nationality_group,
            lag(status) over person as before_status,
            lag(sex) over person as before_sex,
            lag(case when nationality = 'JP' then 'japanese' else 'foreign' end) over person as before_group
-    from resident_version
-    where (case when cast($known_at as timestamp) is null then recorded_to is null
-                else recorded_from <= cast($known_at as timestamp)
-                     and (recorded_to is null or recorded_to > cast($known_at as timestamp)) end)
+    from known
+    semi join moved using (resident_code)
     window person as (partition by resident_code order by version_no)
 ),
 in_period as (

@@ -2,7 +2,8 @@
 -- with their age and keys.
 -- grain: one row per resident on that day.
 with on_day as (
-    select *
+    -- only the columns the tables use: this runs over every current version
+    select resident_code, household_id, relationship, resident_since, town_code, sex, nationality, birth_date
     from resident_version
     where (case when cast($known_at as timestamp) is null then recorded_to is null
                 else recorded_from <= cast($known_at as timestamp)

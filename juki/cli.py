@@ -371,16 +371,23 @@ def cmd_stats(args) -> int:
                 if args.date_to < args.date_from:
                     raise UsageError("--to is before --from")
                 check_known(con, args.date_from)
-                frame = stats.movements(con, args.date_from, args.date_to, args.known_at)
+                relation = stats.table(con, "movements", known_at=args.known_at, date_from=args.date_from,
+                                       date_to=args.date_to)
             else:
                 check_known(con, args.as_of)
-                frame = getattr(stats, args.table)(con, args.as_of, args.known_at)
+                relation = stats.table(con, args.table, args.as_of, args.known_at)
+            # rows as Python values, written without polars: a read command imports only what it needs
+            columns, rows = relation.columns, relation.fetchall()
         except BeforeRegister as exc:
             raise UsageError(str(exc)) from None
     if args.format == "json":
-        print(json.dumps(frame.to_dicts(), ensure_ascii=False, indent=1))
+        print(json.dumps([dict(zip(columns, row)) for row in rows], ensure_ascii=False, indent=1))
     else:
-        sys.stdout.write(frame.write_csv())
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
     return EXIT_OK
 
 

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import duckdb
 
 from juki_core.store import has_table
 from schemas.change_file import mask_my_number
-from tasks.apply import sql
 from tasks.summary import BeforeRegister, check_known
+
+# read here, not through tasks.apply, which would import polars and pyarrow into every read command
+PERSON_VERSIONS = Path(__file__).resolve().parent.parent / "tasks" / "sql" / "person_versions.sql"
 
 SHOWN_DATES = ("valid_from", "valid_to")
 HIDDEN = ("recorded_from", "recorded_to", "resident_code")
 
 
+def dicts(relation: duckdb.DuckDBPyRelation) -> list[dict]:
+    """The rows of a relation as dicts of Python values (what polars' to_dicts gave, without polars)."""
+    return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+
+
 def quarantine_rows(con: duckdb.DuckDBPyConnection, file: str | None = None) -> list[dict]:
     """Refused rows: file, line, event_id, resident_code and rule ids; never the row's values."""
     where = "where file_name = $file" if file else ""
-    return con.sql(
+    return dicts(con.sql(
         f"select file_name as file, line, event_id, resident_code, rule_ids as rules from quarantine {where} "
-        "order by delivery_no, line", params={"file": file} if file else None).pl().to_dicts()
+        "order by delivery_no, line", params={"file": file} if file else None))
 
 
 def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
@@ -30,7 +38,8 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
     if not re.fullmatch(r"\d{11}", resident_code):
         raise BeforeRegister(f"{resident_code!r} is not a resident code (11 digits)")
     check_known(con, day)
-    versions = con.sql(sql("person_versions.sql"), params={"resident_code": resident_code, "known_at": known_at}).pl().to_dicts()
+    versions = dicts(con.sql(PERSON_VERSIONS.read_text(encoding="utf-8"),
+                             params={"resident_code": resident_code, "known_at": known_at}))
     history = [_public(v) for v in versions]
     on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
     record = on_day[-1] if on_day else None
@@ -46,8 +55,8 @@ def _erasure(con: duckdb.DuckDBPyConnection, resident_code: str) -> dict | None:
     # the tombstone says why the record is blank: erased under the retention rule, not lost
     if not has_table(con, "erased_resident"):
         return None
-    found = con.sql("select removed_on, as_of, years, run_id, erased_at from erased_resident "
-                    "where resident_code = $c", params={"c": resident_code}).pl().to_dicts()
+    found = dicts(con.sql("select removed_on, as_of, years, run_id, erased_at from erased_resident "
+                          "where resident_code = $c", params={"c": resident_code}))
     return found[0] if found else None
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import polars as pl
+
+if TYPE_CHECKING:  # polars (and pyarrow with it) is imported where a frame is made, not by `juki stats`
+    import polars as pl
 
 STATS_SQL = Path(__file__).resolve().parent / "sql" / "stats"
 POPULATION_KEYS = ("town_code", "sex", "age_group", "nationality_group")
@@ -25,21 +29,28 @@ def _on_day(query: str) -> str:
     return f"{first},{body[len('with'):]}" if body.startswith("with ") else f"{first}\n{body}"
 
 
+def table(con: duckdb.DuckDBPyConnection, name: str, as_of: dt.date | None = None, known_at: dt.datetime | None = None,
+          date_from: dt.date | None = None, date_to: dt.date | None = None) -> duckdb.DuckDBPyRelation:
+    """One statistics table (population, households or movements) as a DuckDB relation."""
+    if name == "movements":
+        return con.sql(_sql("movements.sql"), params={"date_from": date_from, "date_to": date_to, "known_at": known_at})
+    return con.sql(_on_day(f"{name}.sql"), params={"as_of": as_of, "known_at": known_at})
+
+
 def population(con: duckdb.DuckDBPyConnection, as_of: dt.date, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """Residents by town, sex, 5-year age group and nationality group at the end of a day."""
-    return con.sql(_on_day("population.sql"), params={"as_of": as_of, "known_at": known_at}).pl()
+    return table(con, "population", as_of, known_at).pl()
 
 
 def households(con: duckdb.DuckDBPyConnection, as_of: dt.date, known_at: dt.datetime | None = None) -> pl.DataFrame:
     """Households and members by town and household type (japanese / mixed / foreign)."""
-    return con.sql(_on_day("households.sql"), params={"as_of": as_of, "known_at": known_at}).pl()
+    return table(con, "households", as_of, known_at).pl()
 
 
 def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date,
               known_at: dt.datetime | None = None) -> pl.DataFrame:
     """The movement table (異動集計表) for effective dates date_from..date_to, both included."""
-    return con.sql(_sql("movements.sql"),
-                   params={"date_from": date_from, "date_to": date_to, "known_at": known_at}).pl()
+    return table(con, "movements", known_at=known_at, date_from=date_from, date_to=date_to).pl()
 
 
 def balance_breaks(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:

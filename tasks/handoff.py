@@ -335,19 +335,26 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
 
     `delivery_no` is the newest applied delivery the snapshot reflects (default: the newest there is); the
     snapshot's watermark moves to it in the transaction that writes the ledger row."""
+    from tasks import snapshot_writer
+
     sub = _resolve(subscriber)
     _require_key(key, plaintext, sub.key_env)
     ensure_ledger(con)
     settle_intents(con, sub, target_uri, run_id)
-    frame, excluded = conbini_frame(con, as_of, sub)
-    data = parquet_bytes(frame, {f: CONBINI_TYPES[f] for f in sub.fields})
-    blob, encryption, suffix = _seal(data, key, plaintext)
-
+    encryption, suffix = ("none", ".parquet") if plaintext else (ENCRYPTION, ".parquet.aes")
     fs, root = _target(target_uri)
     previous = read_manifest(target_uri)
     recorded = _last_sequence(con, sub, target_uri)
     snapshot_id = max(previous["snapshot_id"] if previous else 0, recorded) + 1
     name = f"residents-{snapshot_id}{suffix}"
+    # streamed from DuckDB into the target's temporary file: the same bytes conbini_frame + parquet_bytes give
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    excluded = snapshot_writer.excluded_counts(con, params.pop("counts"), as_of, sub.exclude)
+    temporary = f"{root}/.{name}.{secrets.token_hex(6)}.tmp"
+    with fs.open(temporary, "wb") as out:
+        written = snapshot_writer.write_snapshot(con, query, {**params, "as_of": as_of},
+                                                 {f: CONBINI_TYPES[f] for f in sub.fields}, out,
+                                                 None if plaintext else key)
     created = _utc_now()
     manifest = {
         "format": CONBINI_FORMAT,
@@ -357,14 +364,19 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
         "created_at": created.isoformat(),
         "file": name,
         "encryption": encryption,
-        "file_sha256": _sha256(blob),
-        "rows": frame.height,
-        "sha256": _sha256(data),
+        "file_sha256": written.file_sha256,
+        "rows": written.rows,
+        "sha256": written.sha256,
         "excluded": excluded,
     }
     reflects = newest_delivery(con) if delivery_no is None else delivery_no
-    _begin_intent(con, sub, target_uri, snapshot_id, reflects, manifest, run_id)
-    _put(fs, f"{root}/{name}", blob)
+    try:
+        _begin_intent(con, sub, target_uri, snapshot_id, reflects, manifest, run_id)
+        fs.mv(temporary, f"{root}/{name}")
+    except BaseException:
+        if fs.exists(temporary):  # written before the intent: nobody may see it now
+            fs.rm_file(temporary)
+        raise
     fault("after-data-file")
     _put(fs, f"{root}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
     fault("after-target-swap")

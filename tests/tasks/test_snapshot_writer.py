@@ -1,0 +1,52 @@
+"""The streamed convenience-store snapshot: the same bytes as the frame it replaced, sealed as handoff.encrypt seals."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pyarrow as pa
+import pytest
+
+from schemas.change_file import MUNICIPALITY_PREFIX, town_names
+from tasks import handoff, snapshot_writer
+from tests.tasks.test_handoff import KEY, day, households, households_store, memory_target, read  # noqa: F401
+
+
+@pytest.mark.parametrize("as_of", ["2026-04-01", "2026-04-02", "2026-04-10"])
+def test_the_streamed_snapshot_has_the_bytes_of_conbini_frame_and_parquet_bytes(households, as_of):  # noqa: F811
+    """Every exclusion reason, blocked households, a household without 世帯主, an unknown day's plans."""
+    sub = handoff.load_subscribers()["conbini"]
+    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
+    frame, excluded = handoff.conbini_frame(households.con, day(as_of), sub)
+    expected = handoff.parquet_bytes(frame, types)
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    assert snapshot_writer.excluded_counts(households.con, params.pop("counts"), day(as_of), sub.exclude) == excluded
+    out = io.BytesIO()
+    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day(as_of)}, types, out, None)
+    assert out.getvalue() == expected
+    assert (written.rows, written.sha256) == (frame.height, hashlib.sha256(expected).hexdigest())
+
+
+def test_a_sealed_snapshot_decrypts_with_the_hand_off_key(households):  # noqa: F811
+    """nonce ‖ ciphertext ‖ tag, as handoff.encrypt writes it; both digests are of what was written."""
+    target = memory_target()
+    manifest = handoff.publish_conbini(households.con, target, day("2026-04-02"), KEY, False, "t")
+    blob = read(target, manifest["file"])
+    assert hashlib.sha256(blob).hexdigest() == manifest["file_sha256"]
+    assert hashlib.sha256(handoff.decrypt(blob, KEY)).hexdigest() == manifest["sha256"]
+
+
+def test_row_groups_are_cut_as_one_write_would_cut_them(monkeypatch):
+    """Batches smaller than a row group, and a row group boundary inside a batch, give write_table's bytes."""
+    monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 7)
+    types = {"code": pa.string(), "n": pa.int64()}
+    table = pa.table({"code": [f"c{i % 5}" for i in range(30)], "n": list(range(30))})
+    expected = io.BytesIO()
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, expected, row_group_size=7, **snapshot_writer.PARQUET_OPTIONS)
+    streamed = io.BytesIO()
+    rows = snapshot_writer.write_parquet(pa.RecordBatchReader.from_batches(table.schema, table.to_batches(4)),
+                                         types, streamed)
+    assert rows == 30 and streamed.getvalue() == expected.getvalue()

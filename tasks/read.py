@@ -78,10 +78,44 @@ def decode(name: str, data: bytes, refuse_cut: bool = True) -> tuple[str, str]:
     return text, "utf-8" if encoding == "utf-8-sig" else "cp932"
 
 
+def _parse_unquoted(name: str, business_date: dt.date, encoding: str, text: str) -> ChangeFile | None:
+    """parse() for a file without a quote character, where every physical line is one row: split in
+    polars instead of a Python csv row loop (a 158 MB BASELINE took 16-29 s that way); None when the
+    header needs parse()'s checks."""
+    if text.count("\r") != text.count("\r\n"):
+        return None  # a lone CR ends a line too: parse() knows
+    lines = pl.Series("raw", [text]).str.split("\n").explode().str.strip_suffix("\r")
+    if lines.len() and lines[-1] == "":
+        lines = lines.head(-1)
+    given = (lines != "").arg_true()
+    if given.len() == 0:
+        return None
+    first = given[0]
+    header = [h.strip() for h in lines[first].split(",")]
+    if (all(not h for h in header) or not set(header) & set(COLUMNS) or len(set(header)) != len(header)
+            or any(c not in header for c in COLUMNS)):
+        return None  # parse() refuses it with the right reason
+    width = len(header)
+    numbered = pl.DataFrame({"line": pl.int_range(first + 2, lines.len() + 1, dtype=pl.Int64, eager=True),
+                             "raw": lines.slice(first + 1)}).filter(pl.col("raw") != "")
+    fields = numbered.select("line", "raw", parts=pl.col("raw").str.split(","))
+    counts = fields["parts"].list.len()
+    frame = fields.select(
+        "line", *(pl.col("parts").list.get(header.index(c), null_on_oob=True).alias(c) for c in COLUMNS))
+    frame = frame.with_columns(pl.col(c).replace("", None) for c in COLUMNS)
+    errors = fields.filter(counts != width)["line"].to_list()
+    extra = [h for h in header if h not in COLUMNS]
+    return ChangeFile(name, business_date, encoding, frame, numbered["raw"].to_list(), errors, extra)
+
+
 def parse(name: str, business_date: dt.date, encoding: str, text: str, refuse_cut: bool = True) -> ChangeFile:
     """RFC 4180 CSV with one header row into a frame of text with the physical start line of each row."""
     # With refuse_cut a file that is not whole (no line end at its end, its end inside a quoted field) is
     # FILE_TRUNCATED: a transfer cut short must not pass for a shorter file, its last row quarantined.
+    if '"' not in text and (text.endswith("\n") or not refuse_cut):  # a cut file: the checks below say so
+        fast = _parse_unquoted(name, business_date, encoding, text)
+        if fast is not None:
+            return fast
     lines = io.StringIO(text, newline="")
     reader = csv.reader(lines, strict=True)
     start = 1

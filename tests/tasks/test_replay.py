@@ -32,7 +32,7 @@ def city(tmp_path_factory) -> Path:
     """A live register of 800 residents over 20 business days: one two-file run, a refused file, a run with
     no files, a file delivered twice, late events and cancellations."""
     root = tmp_path_factory.mktemp("city")
-    paths = generate_city(root / "generated", residents=800, days=28)
+    paths = generate_city(root / "generated", residents=800, days=29)  # 20 business days: 29 April is 昭和の日
     refused = root / "generated" / "112038_changes.csv"
     refused.write_text("no date in this name\n")
     (root / "again").mkdir()
@@ -83,6 +83,7 @@ def _ledger(settings: Settings, sql: str, **params) -> None:
         con.close()
 
 
+@pytest.mark.slow
 def test_a_full_replay_matches_every_recorded_digest_and_leaves_the_live_city_alone(city, tmp_path):
     """Every run matches (files, file ledger, status, register, statistics, hand-offs); closing checks pass."""
     settings = Settings(store=city / "registry.duckdb")
@@ -96,7 +97,7 @@ def test_a_full_replay_matches_every_recorded_digest_and_leaves_the_live_city_al
     assert report.runs[3].files == [] and report.runs[2].files == ["112038_changes.csv", "112038_changes_20260406.csv"]
     assert report.checks == [] and report.first_divergence is None
     assert _fingerprint(city) == before
-    assert (tmp_path / "scratch" / "stats" / "2026-04-29" / "population.csv").exists()
+    assert (tmp_path / "scratch" / "stats" / "2026-04-30" / "population.csv").exists()
     conbini = json.loads((tmp_path / "scratch" / "outbox" / "conbini" / "manifest.json").read_text())
     assert conbini["encryption"] == "none" and conbini["file"].endswith(".parquet")
     assert [o["status"] for o in _outcomes(tmp_path, "run-11")] == ["duplicate", "applied"]

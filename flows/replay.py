@@ -11,10 +11,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.hooks import FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, report_failure
+from flows.hooks import FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, quiet_prefect_logs, report_failure
 from juki_core.settings import Settings
 from juki_core.store import StoreError
 from tasks import replay as replaying
+
+# Prefect's per-task "Finished in state Completed()" at DEBUG, as in the daily flow.
+quiet_prefect_logs()
 
 # The replay carries personal data in memory only: no caching, no persisted results.
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False, "timeout_seconds": TASK_TIMEOUT_SECONDS}

@@ -8,10 +8,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.hooks import FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, ledger_run_id, report_failure
+from flows.hooks import FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, ledger_run_id, quiet_prefect_logs, report_failure
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
 from tasks import retention as retaining
+
+# Prefect's per-task "Finished in state Completed()" at DEBUG, as in the daily flow.
+quiet_prefect_logs()
 
 # The tasks read and clear personal data: no caching, no persisted results (they return counts anyway).
 _PRIVATE = {"cache_policy": NO_CACHE, "persist_result": False, "timeout_seconds": TASK_TIMEOUT_SECONDS}

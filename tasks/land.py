@@ -36,8 +36,8 @@ def check_regular_files(uris: list[str]) -> None:
         fs, path = fsspec.core.url_to_fs(uri)
         try:
             kind = fs.info(path)["type"]
-        except (FileNotFoundError, NotImplementedError):
-            continue  # a missing file is landing's error, retried: it may still be on its way
+        except Exception:  # missing or unreachable: landing reports it, with its retries
+            continue
         if kind != "file":
             what = "a folder" if kind == "directory" else "not a regular file"
             raise NotAFile(f"{file_name(uri)} is {what}, not a change file ({uri}); nothing was taken in — "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -204,6 +205,13 @@ def residence_statuses() -> dict[str, bool]:
 
 
 @cache
+def residence_status_starts() -> dict[str, date]:
+    """在留資格 -> the day it comes into force, for statuses created by a later law (育成就労: 2027-04-01)."""
+    return {r["residence_status"]: date.fromisoformat(r["in_force_from"])
+            for r in _read_reference("residence_statuses.csv") if r.get("in_force_from")}
+
+
+@cache
 def nationality_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes plus XX (無国籍) and XC (朝鮮)."""
     return frozenset(r["nationality"] for r in _read_reference("countries.csv"))
@@ -284,6 +292,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("CANCEL_TARGET_IS_CANCEL", "state", "cancels_event_id names a CANCEL."),
     Rule("CANCEL_BREAKS_HISTORY", "state", "Without the cancelled event, a later event of the person would no longer hold."),
     Rule("LATE_EVENT_CONFLICT", "state", "Placed at its effective date, the event would break a later event of the person."),
+    Rule("RESIDENCE_STATUS_NOT_IN_FORCE", "state", "residence_status is not yet in force on effective_date."),
     Rule("HOUSEHOLD_HAS_HEAD", "state", "The household already has a 世帯主 on a date on which this row makes a second one."),
     Rule("DEPENDS_ON_REFUSED_ROW", "state", "An earlier row of the file for this resident was refused."),
 )}

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES
+from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES, residence_status_starts
 from tasks.audit import adjust_register_digest
 from tasks.history import RECORD_FIELDS, judge, judge_cancel, versions
 from tasks.read import ChangeFile, FileRefused
@@ -129,7 +129,9 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     counts = rows.group_by("resident_code").len()
     single = set(counts.filter(pl.col("len") == 1)["resident_code"].to_list())
     is_fast = (pl.col("resident_code").is_in(list(single - stored.keys()))
-               & pl.col("event_type").is_in(ADDING) & ~pl.col("line").is_in(list(prior)))
+               & pl.col("event_type").is_in(ADDING) & ~pl.col("line").is_in(list(prior))
+               # a status with a start date is judged by the history replay (RESIDENCE_STATUS_NOT_IN_FORCE)
+               & ~pl.col("residence_status").fill_null("").is_in(list(residence_status_starts())))
     fast = rows.filter(is_fast)
     slow = rows.filter(~is_fast)
 

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from schemas.change_file import (
     ADDING, CATEGORY_CARRIES, EVENT_TYPES, FOREIGN_CARRIED, FOREIGN_ONLY, JAPANESE_ONLY, RECORD_COLUMNS, REMOVING,
+    residence_status_starts,
 )
 
 Event = dict[str, Any]
@@ -65,6 +66,9 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
         return state, "PERSON_NOT_CURRENT"
     if must_be == "current_foreign" and state["nationality"] == "JP":
         return state, "PERSON_NOT_FOREIGN"
+    start = residence_status_starts().get(event.get("residence_status"))
+    if start is not None and event["effective_date"] < start:
+        return state, "RESIDENCE_STATUS_NOT_IN_FORCE"
 
     if kind in ADDING:
         record: Record = {c: event.get(c) for c in RECORD_FIELDS}

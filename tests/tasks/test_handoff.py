@@ -416,6 +416,18 @@ def test_naturalisation_reaches_immigration_and_the_fuhyo(city):
     assert sent(city, "juki_net", "2026-04-03") == []
 
 
+def test_the_alias_cleared_on_naturalisation_reaches_juki_net(city):
+    """帰化 clears the 通称: 住基ネット's 本人確認情報 carries alias_name, so the change is sent, alias empty."""
+    ingest(city, "2026-04-03", [event("a5", "NAME_CHANGE", "2026-04-03", resident_code=R(5), family_name="LI",
+                                      given_name="NA", family_name_kana="リ", given_name_kana="ナ",
+                                      alias_name="李　娜")])
+    ingest(city, "2026-04-06", [event("x5", "NATIONALITY_CHANGE", "2026-04-06", resident_code=R(5),
+                                      nationality="JP", honseki="埼玉県川口市青木一丁目1番地", hittousha="李　娜")])
+    assert sent(city, "juki_net", "2026-04-06") == [("x5", "NATIONALITY_CHANGE")]
+    (row,) = feed_frame(city.con, "juki_net", day("2026-04-06")).to_dicts()
+    assert (row["resident_code"], row["alias_name"]) == (R(5), None)
+
+
 def test_a_cancellation_travels_as_its_own_row(city):
     """The file sent is not rewritten; the CANCEL goes to those who got its target, with the record as it now is."""
     target = memory_target()

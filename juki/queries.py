@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from juki_core.store import has_table
-from schemas.change_file import mask_my_number
+from schemas.change_file import ADDING, mask_my_number
 from tasks.summary import BeforeRegister, check_known
 
 # read here, not through tasks.apply, which would import polars and pyarrow into every read command
@@ -40,7 +40,7 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
     check_known(con, day)
     versions = dicts(con.sql(PERSON_VERSIONS.read_text(encoding="utf-8"),
                              params={"resident_code": resident_code, "known_at": known_at}))
-    history = [_public(v) for v in versions]
+    history = _with_foreign_resident_since([_public(v) for v in versions])
     on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
     record = on_day[-1] if on_day else None
     shown = {"resident_code": resident_code, "status": record["status"] if record else "unknown",
@@ -49,6 +49,23 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
     if erased:
         shown["erased"] = erased
     return shown
+
+
+def _with_foreign_resident_since(history: list[dict]) -> list[dict]:
+    """外国人住民となった年月日 on each foreign version: the day a 国籍喪失 (NATIONALITY_CHANGE from JP) made the
+    person foreign, else the day they became a resident; derived, so the stored register (and its digests) keep
+    their version-1 shape."""
+    since, before = None, None
+    for v in history:
+        if v["nationality"] in (None, "JP"):  # Japanese, or erased under retention
+            since = None
+        elif v["event_type"] in ADDING:
+            since = v["resident_since"]
+        elif before == "JP":
+            since = v["valid_from"]
+        v["foreign_resident_since"] = since
+        before = v["nationality"]
+    return history
 
 
 def _erasure(con: duckdb.DuckDBPyConnection, resident_code: str) -> dict | None:

@@ -20,7 +20,7 @@ MUNICIPALITY_PREFIX = "埼玉県川口市"
 FILE_NAME_PATTERN = re.compile(r"^(?P<municipality>\d{6})_changes_(?P<date>\d{8})\.csv$")
 DEFAULT_MAX_REFUSED_SHARE = 0.5
 
-COLUMNS: tuple[str, ...] = (
+COLUMNS_V1: tuple[str, ...] = (
     "event_id", "event_type", "effective_date", "notified_date", "resident_code",
     "my_number", "household_id", "relationship", "family_name", "given_name",
     "family_name_kana", "given_name_kana", "alias_name", "birth_date", "sex",
@@ -28,6 +28,10 @@ COLUMNS: tuple[str, ...] = (
     "dest_address", "honseki", "hittousha", "residence_status", "residence_card_no",
     "stay_expiry_date", "foreign_resident_category", "support_measure", "cancels_event_id",
 )
+# Columns added after version 1 of the agreement: a header may leave them out (read as not given), so
+# a version-1 file is still whole. former_surname: 旧氏 (Japanese, on request); stay_period: 在留期間 (MID_LONG).
+ADDED_COLUMNS: tuple[str, ...] = ("former_surname", "stay_period")
+COLUMNS: tuple[str, ...] = COLUMNS_V1 + ADDED_COLUMNS
 COMMON_COLUMNS = ("event_id", "event_type", "effective_date", "notified_date", "resident_code")
 DATE_COLUMNS = ("effective_date", "notified_date", "birth_date", "address_since", "stay_expiry_date")
 
@@ -36,9 +40,9 @@ FULL_RECORD = (
     "family_name_kana", "given_name_kana", "birth_date", "sex", "nationality",
     "town_code", "address_line",
 )
-JAPANESE_ONLY = ("honseki", "hittousha")
+JAPANESE_ONLY = ("honseki", "hittousha", "former_surname")
 FOREIGN_ONLY = ("alias_name", "foreign_resident_category", "residence_status",
-                "residence_card_no", "stay_expiry_date")
+                "residence_card_no", "stay_expiry_date", "stay_period")
 FOREIGN_CARRIED = ("residence_status", "residence_card_no", "stay_expiry_date")
 # Columns of the resident record that a correction (職権修正) may overwrite.
 RECORD_COLUMNS = FULL_RECORD + JAPANESE_ONLY + FOREIGN_ONLY + ("support_measure", "prev_address")
@@ -77,7 +81,8 @@ class EventType:
 
 
 _ADD_OPTIONAL = ("alias_name", "honseki", "hittousha", "residence_status", "residence_card_no",
-                 "stay_expiry_date", "foreign_resident_category", "support_measure")
+                 "stay_expiry_date", "foreign_resident_category", "support_measure", "former_surname",
+                 "stay_period")
 
 EVENT_TYPES: dict[str, EventType] = {e.code: e for e in (
     EventType("BASELINE", "既存データ移行", "unknown", FULL_RECORD,
@@ -92,11 +97,12 @@ EVENT_TYPES: dict[str, EventType] = {e.code: e for e in (
               ("household_id", "relationship")),
     EventType("HOUSEHOLD_CHANGE", "世帯変更", "current", ("household_id", "relationship")),
     EventType("NAME_CHANGE", "氏名の変更", "current",
-              ("family_name", "given_name", "family_name_kana", "given_name_kana"), ("alias_name",)),
+              ("family_name", "given_name", "family_name_kana", "given_name_kana"),
+              ("alias_name", "former_surname")),
     EventType("STATUS_CHANGE", "在留資格等の変更", "current_foreign", ("foreign_resident_category",),
-              FOREIGN_CARRIED),
+              FOREIGN_CARRIED + ("stay_period",)),
     EventType("NATIONALITY_CHANGE", "国籍の変更", "current", ("nationality",),
-              JAPANESE_ONLY + ("foreign_resident_category",) + FOREIGN_CARRIED),
+              JAPANESE_ONLY + ("foreign_resident_category",) + FOREIGN_CARRIED + ("stay_period",)),
     EventType("SUPPORT_MEASURE", "支援措置の開始・終了", "current", ("support_measure",)),
     EventType("CORRECTION_BY_AUTHORITY", "職権修正", "current", (), RECORD_COLUMNS),
     EventType("MOVE_OUT", "転出", "current", ("dest_address",)),
@@ -114,12 +120,14 @@ MY_NUMBER_PATTERN = r"^[0-9]{12}$"
 HOUSEHOLD_ID_PATTERN = r"^[0-9A-Za-z-]{1,20}$"
 KANA_PATTERN = r"^[ァ-ヶー・　]{1,60}$"
 RESIDENCE_CARD_PATTERN = r"^[A-Z]{2}[0-9]{8}[A-Z]{2}$"
+# 在留期間 as the card writes it: years, months and days, at least one (5年, 1年6月, 3月, 90日)
+STAY_PERIOD_PATTERN = r"^(?=.)([1-9][0-9]?年)?([1-9][0-9]?月)?([1-9][0-9]{0,2}日)?$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 # Text columns and their maximum length in characters (minimum 1 when given).
 TEXT_LENGTHS = {
     "family_name": 40, "given_name": 40, "alias_name": 40, "address_line": 80,
-    "prev_address": 120, "dest_address": 120, "honseki": 120, "hittousha": 40,
+    "prev_address": 120, "dest_address": 120, "honseki": 120, "hittousha": 40, "former_surname": 40,
 }
 
 # 続柄: the national standard's grammar (住民記録システム標準仕様書 1.1.11).
@@ -264,6 +272,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("RESIDENCE_STATUS_UNKNOWN", "row", "residence_status is not a 在留資格 of the reference list."),
     Rule("RESIDENCE_STATUS_NOT_REGISTRABLE", "row", "residence_status is one whose holders never become residents."),
     Rule("RESIDENCE_CARD_NO_FORMAT", "row", "residence_card_no is not 2 capital letters, 8 digits, 2 capital letters."),
+    Rule("STAY_PERIOD_FORMAT", "row", "stay_period (在留期間) is not years, months and days such as 5年, 1年6月 or 90日."),
     Rule("FOREIGN_CATEGORY_INVALID", "row", "foreign_resident_category is not a category of the agreement."),
     Rule("SUPPORT_MEASURE_INVALID", "row", "support_measure is not 0 or 1."),
     Rule("PRIVATE_USE_CHARACTER", "row", "The row holds a private-use character (unmapped 外字)."),

@@ -97,6 +97,7 @@ from schemas.change_file import (
     PRIVATE_USE,
     RECORD_COLUMNS,
     RESIDENCE_CARD_PATTERN,
+    STAY_PERIOD_PATTERN,
     RESIDENT_CODE_PATTERN,
     ROW_RULE_IDS,
     RULES,
@@ -484,6 +485,7 @@ def _format_rules() -> list:
         full_match("KANA_FORMAT", "family_name_kana", KANA_PATTERN),
         full_match("KANA_FORMAT", "given_name_kana", KANA_PATTERN),
         full_match("RESIDENCE_CARD_NO_FORMAT", "residence_card_no", RESIDENCE_CARD_PATTERN),
+        full_match("STAY_PERIOD_FORMAT", "stay_period", STAY_PERIOD_PATTERN),
         in_set("SEX_CODE_INVALID", "sex", SEX_CODES),
         in_set("SUPPORT_MEASURE_INVALID", "support_measure", SUPPORT_MEASURE_CODES),
         in_set("FOREIGN_CATEGORY_INVALID", "foreign_resident_category", CATEGORIES),
@@ -519,6 +521,11 @@ def _record_rules() -> list:
             rules.append(_when("FOREIGN_CATEGORY_FIELDS", column, ExpectColumnToBeEmptyWhen,
                                {"event_type": events, "foreign_resident_category": not_carrying},
                                other_than))
+    # 在留期間 (optional, a column added after version 1) belongs to 中長期在留者 only
+    not_mid_long = [c for c in CATEGORIES if c != "MID_LONG"]
+    for events, other_than in ((ADDING, not_japanese), (["STATUS_CHANGE"], {})):
+        rules.append(_when("FOREIGN_CATEGORY_FIELDS", "stay_period", ExpectColumnToBeEmptyWhen,
+                           {"event_type": events, "foreign_resident_category": not_mid_long}, other_than))
     rules += [_when("FOREIGN_FIELDS_ON_JAPANESE", c, ExpectColumnToBeEmptyWhen, japanese)
               for c in FOREIGN_ONLY]
     rules += [_when("JAPANESE_FIELDS_ON_FOREIGNER", c, ExpectColumnToBeEmptyWhen, adding,

@@ -11,3 +11,7 @@ create table if not exists register_digest_state (
     lane_2 hugeint not null,
     lane_3 hugeint not null
 );
+alter table event add column if not exists former_surname varchar;
+alter table event add column if not exists stay_period varchar;
+alter table resident_version add column if not exists former_surname varchar;
+alter table resident_version add column if not exists stay_period varchar;

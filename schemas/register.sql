@@ -58,7 +58,9 @@ create table if not exists event (
     line                      bigint not null,
     run_id                    varchar not null,
     recorded_at               timestamp not null,
-    cancelled_by              varchar
+    cancelled_by              varchar,
+    former_surname            varchar,               -- 旧氏 (columns added after version 1 of the agreement)
+    stay_period               varchar                -- 在留期間
 );
 
 -- one row per version of one person's record (the standard's 履歴番号 rows), on two axes:
@@ -98,7 +100,9 @@ create table if not exists resident_version (
     residence_card_no         varchar,
     stay_expiry_date          date,
     foreign_resident_category varchar,
-    support_measure           boolean not null
+    support_measure           boolean not null,
+    former_surname            varchar,
+    stay_period               varchar
 );
 
 -- one row per refused change row, with every reason; raw_row stays inside the register

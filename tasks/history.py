@@ -40,13 +40,15 @@ def _record_problem(record: Record) -> str | None:
     carries = CATEGORY_CARRIES.get(category, {})
     if any((record[c] is not None) != required for c, required in carries.items()):
         return "FOREIGN_CATEGORY_FIELDS"
+    if record.get("stay_period") is not None and category != "MID_LONG":  # 在留期間: optional, 中長期在留者 only
+        return "FOREIGN_CATEGORY_FIELDS"
     return None
 
 
 def _set_category(record: Record, event: Event) -> None:
     record["foreign_resident_category"] = event["foreign_resident_category"]
-    for column in FOREIGN_CARRIED:
-        record[column] = event[column]
+    for column in FOREIGN_CARRIED + ("stay_period",):
+        record[column] = event.get(column)
 
 
 def _support(value: str | None, default: bool = False) -> bool:
@@ -91,7 +93,8 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
         elif kind == "HOUSEHOLD_CHANGE":
             record["household_id"], record["relationship"] = event["household_id"], event["relationship"]
         elif kind == "NAME_CHANGE":
-            for column in ("family_name", "given_name", "family_name_kana", "given_name_kana", "alias_name"):
+            for column in ("family_name", "given_name", "family_name_kana", "given_name_kana", "alias_name",
+                           "former_surname"):
                 if event[column] is not None:
                     record[column] = event[column]
         elif kind == "STATUS_CHANGE":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from schemas.change_file import COLUMNS, FILE_NAME_PATTERN, PRIVATE_USE, RULES
+from schemas.change_file import COLUMNS, COLUMNS_V1, FILE_NAME_PATTERN, PRIVATE_USE, RULES
 
 # NUL, C0 controls other than TAB/LF/CR, DEL and C1 controls refuse a whole file.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -131,7 +131,7 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str, refuse_cu
         repeated = sorted({h for h in header if h and header.count(h) > 1})
         if repeated:
             raise FileRefused(name, "FILE_REPEATED_COLUMN", ", ".join(repeated))
-        missing = [c for c in COLUMNS if c not in header]
+        missing = [c for c in COLUMNS_V1 if c not in header]
         if missing:
             raise FileRefused(name, "FILE_MISSING_COLUMN", ", ".join(missing))
         if refuse_cut and not text.endswith("\n"):
@@ -160,7 +160,8 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str, refuse_cu
         raise FileRefused(name, "FILE_NOT_CSV", f"line {reader.line_num}: {exc}") from None
     columns = list(zip(*records)) if records else [()] * width
     frame = pl.DataFrame([pl.Series("line", line_numbers, dtype=pl.Int64)]
-                         + [pl.Series(c, columns[header.index(c)], dtype=pl.String) for c in COLUMNS])
+                         + [pl.Series(c, columns[header.index(c)] if c in header else [None] * len(records),
+                                      dtype=pl.String) for c in COLUMNS])
     frame = frame.with_columns(pl.col(c).replace("", None) for c in COLUMNS)
     extra = [h for h in header if h not in COLUMNS]
     return ChangeFile(name, business_date, encoding, frame, raw_rows, field_count_errors, extra)

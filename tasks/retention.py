@@ -57,6 +57,8 @@ ERASED: dict[str, tuple[str | None, str | None]] = {
     "residence_card_no":         ("null",          "null"),
     "stay_expiry_date":          ("null",          "null"),
     "foreign_resident_category": ("null",          "null"),
+    "former_surname":            ("null",          "null"),
+    "stay_period":               ("null",          "null"),
     # not null in resident_version; that a person had DV support (支援措置) is itself sensitive
     "support_measure":           ("false",         "null"),
 }

@@ -9,7 +9,10 @@ with events as (
                                    address_line, address_since, prev_address, dest_address, honseki, hittousha,
                                    residence_status, residence_card_no, stay_expiry_date,
                                    foreign_resident_category, support_measure, cancels_event_id, business_date,
-                                   delivery_no, file_sha256, line, run_id, cancelled_by)) as varchar)) as row_hash
+                                   delivery_no, file_sha256, line, run_id, cancelled_by)) as varchar)
+                  -- columns added after version 1 count only when given (a version-1 ledger digests as before)
+                  || case when coalesce(former_surname, stay_period) is null then ''
+                          else cast(to_json(row(former_surname, stay_period)) as varchar) end) as row_hash
     from event
 ),
 refused as (

@@ -59,7 +59,7 @@ CATEGORY_CARRIES: dict[str, dict[str, bool]] = {
 CATEGORIES = tuple(CATEGORY_CARRIES)
 
 ADDING = ("BASELINE", "BIRTH", "MOVE_IN", "RETURN_FROM_ABROAD", "ENTRY_BY_AUTHORITY")
-REMOVING = ("MOVE_OUT", "MOVE_ABROAD", "DEATH", "REMOVAL_BY_AUTHORITY")
+REMOVING = ("MOVE_OUT", "MOVE_ABROAD", "DEATH", "REMOVAL_BY_AUTHORITY", "MOVE_OUT_CONFIRMED")
 PLANNED_MOVES = ("MOVE_OUT", "MOVE_ABROAD")
 PLANNED_MOVE_NOTICE_DAYS = 14
 MAX_AGE_YEARS = 125
@@ -107,6 +107,9 @@ EVENT_TYPES: dict[str, EventType] = {e.code: e for e in (
     EventType("CORRECTION_BY_AUTHORITY", "職権修正", "current", (), RECORD_COLUMNS),
     EventType("MOVE_OUT", "転出", "current", ("dest_address",)),
     EventType("MOVE_ABROAD", "国外転出", "current", ("dest_address",)),
+    # 転出確定: the new municipality's 転入通知 gives the actual move-out date (effective_date) and the
+    # destination; it replaces the person's planned MOVE_OUT (tasks/apply.py), earlier or later
+    EventType("MOVE_OUT_CONFIRMED", "転出確定", "current", ("dest_address",)),
     EventType("DEATH", "死亡", "current", ()),
     EventType("REMOVAL_BY_AUTHORITY", "職権消除", "current", ()),
     EventType("CANCEL", "取消", "cancel_target", ("cancels_event_id",)),
@@ -302,6 +305,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("CANCEL_BREAKS_HISTORY", "state", "Without the cancelled event, a later event of the person would no longer hold."),
     Rule("LATE_EVENT_CONFLICT", "state", "Placed at its effective date, the event would break a later event of the person."),
     Rule("RESIDENCE_STATUS_NOT_IN_FORCE", "state", "residence_status is not yet in force on effective_date."),
+    Rule("MOVE_OUT_NOT_PLANNED", "state", "A 転出確定 for a person whose last removal is not a MOVE_OUT to confirm."),
+    Rule("CANCEL_TARGET_IS_CONFIRMATION", "state",
+         "cancels_event_id names a 転出確定; the move-out it replaced cannot come back (re-send the MOVE_OUT)."),
     Rule("HOUSEHOLD_HAS_HEAD", "state", "The household already has a 世帯主 on a date on which this row makes a second one."),
     Rule("DEPENDS_ON_REFUSED_ROW", "state", "An earlier row of the file for this resident was refused."),
 )}

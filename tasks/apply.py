@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES, residence_status_starts
 from tasks.audit import adjust_register_digest
-from tasks.history import RECORD_FIELDS, judge, judge_cancel, versions
+from tasks.history import RECORD_FIELDS, judge, judge_cancel, judge_confirmation, versions
 from tasks.read import ChangeFile, FileRefused
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -158,6 +158,10 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
                     chains[code], states[code], event["cancels_event_id"])
             if problem is None:
                 result.cancellations[event["cancels_event_id"]] = event["event_id"]
+        elif event["event_type"] == "MOVE_OUT_CONFIRMED":
+            problem, plan, chains[code], states[code] = judge_confirmation(chains[code], states[code], event)
+            if problem is None:  # the plan stays in the ledger, marked replaced like a cancelled event
+                result.cancellations[plan] = event["event_id"]
         else:
             problem, chains[code], states[code] = judge(chains[code], states[code], event)
         if problem is None:
@@ -189,7 +193,7 @@ def _refuse_second_heads(result: Judgement, slow: pl.DataFrame, fast: pl.DataFra
     """Refuse the rows that make a second 世帯主 (and the person's later rows); the fast rows still accepted."""
     from tasks.heads import RULE, second_heads
 
-    cancel_target = dict(slow.filter(pl.col("event_type") == "CANCEL").select("line", "cancels_event_id").iter_rows())
+    event_of = dict(slow.select("line", "event_id").iter_rows())
     fast_heads = fast.filter(pl.col("relationship") == "世帯主").select(
         "line", "resident_code", "household_id", "effective_date")
     fast_lines = set(fast_heads["line"].to_list())
@@ -204,7 +208,8 @@ def _refuse_second_heads(result: Judgement, slow: pl.DataFrame, fast: pl.DataFra
             for later, _ in steps[code][at:]:
                 result.refusals[later] = [(RULE if later == line else "DEPENDS_ON_REFUSED_ROW", None)]
                 result.accepted_lines.remove(later)
-                result.cancellations.pop(cancel_target.get(later), None)
+                for target in [t for t, by in result.cancellations.items() if by == event_of[later]]:
+                    del result.cancellations[target]  # a refused CANCEL or 転出確定 undoes nothing
             chains[code] = steps[code][at - 1][1] if at else list(stored.get(code, []))
             steps[code] = steps[code][:at]
             if not steps[code]:
@@ -225,8 +230,11 @@ def _cancel_target_problem(chain: list[dict], target_id: str, result: Judgement)
     # Where the target is was checked in SQL; whether it is still there is known only now.
     if target_id in result.cancellations:
         return "CANCEL_TARGET_CANCELLED"
-    if not any(e["event_id"] == target_id for e in chain):
+    target = next((e for e in chain if e["event_id"] == target_id), None)
+    if target is None:
         return "CANCEL_TARGET_UNKNOWN"
+    if target["event_type"] == "MOVE_OUT_CONFIRMED":
+        return "CANCEL_TARGET_IS_CONFIRMATION"
     return None
 
 

@@ -120,7 +120,7 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
                 if event[column] is not None:
                     record[column] = (_support(event[column]) if column == "support_measure"
                                       else event[column])
-        elif kind in ("MOVE_OUT", "MOVE_ABROAD"):
+        elif kind in ("MOVE_OUT", "MOVE_ABROAD", "MOVE_OUT_CONFIRMED"):
             record["dest_address"] = event["dest_address"]
     record["status"] = "removed" if kind in REMOVING else "current"
     problem = _record_problem(record)
@@ -190,6 +190,23 @@ def judge(events: list[Event], state: Record | None, event: Event) -> tuple[str 
     if failed_at < i:  # only if the stored history itself no longer holds
         raise ValueError("a stored history no longer applies")
     return "LATE_EVENT_CONFLICT", events, state
+
+
+def judge_confirmation(events: list[Event], state: Record | None,
+                       event: Event) -> tuple[str | None, str | None, list[Event], Record | None]:
+    """Judge a 転出確定: (rule broken or None, the planned MOVE_OUT it replaces, new events, new final state)."""
+    removals = [e for e in events if e["event_type"] in REMOVING]
+    if not removals or removals[-1]["event_type"] != "MOVE_OUT":
+        return "MOVE_OUT_NOT_PLANNED", None, events, state
+    plan = removals[-1]
+    without = [e for e in events if e is not plan]
+    before, failed_at, _ = replay(without)
+    if failed_at is not None:  # a later event needed the person gone (they came back): no plan to replace
+        return "LATE_EVENT_CONFLICT", None, events, state
+    problem, new_events, new_state = judge(without, before, event)
+    if problem is not None:
+        return problem, None, events, state
+    return None, plan["event_id"], new_events, new_state
 
 
 def judge_cancel(events: list[Event], state: Record | None, target_id: str) -> tuple[str | None, list[Event], Record | None]:

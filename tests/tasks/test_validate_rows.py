@@ -72,6 +72,7 @@ BY_EVENT_TYPE = {
     "CORRECTION_BY_AUTHORITY": {"given_name_kana": "タロー"},
     "MOVE_OUT": {"dest_address": "東京都北区赤羽一丁目1番1号", "effective_date": "2026-12-05"},
     "MOVE_ABROAD": {"dest_address": "大韓民国", "effective_date": "2026-11-10"},
+    "MOVE_OUT_CONFIRMED": {"dest_address": "東京都北区赤羽一丁目1番1号"},
     "DEATH": {},
     "REMOVAL_BY_AUTHORITY": {},
     "CANCEL": {"cancels_event_id": "EV-000001"},
@@ -211,6 +212,15 @@ REFUSED = {
     "residence status never registrable": (
         foreign_row("MOVE_IN", "MID_LONG", prev_address="アメリカ合衆国", residence_status="短期滞在"),
         {("RESIDENCE_STATUS_NOT_REGISTRABLE", "residence_status")}),
+    "stay period in English": (valid_row("STATUS_CHANGE", foreign_resident_category="MID_LONG",
+                                         **CARRIED["MID_LONG"], stay_period="3 years"),
+                               {("STAY_PERIOD_FORMAT", "stay_period")}),
+    "stay period on a special permanent resident": (
+        foreign_row("BASELINE", "SPECIAL_PERMANENT", stay_period="5年"),
+        {("FOREIGN_CATEGORY_FIELDS", "stay_period")}),
+    "former surname on a foreign record": (
+        foreign_row("BASELINE", "SPECIAL_PERMANENT", former_surname="鈴木"),
+        {("JAPANESE_FIELDS_ON_FOREIGNER", "former_surname")}),
     "residence card in lower case": (foreign_row("BASELINE", "SPECIAL_PERMANENT",
                                                  residence_card_no="cd87654321ef"),
                                      {("RESIDENCE_CARD_NO_FORMAT", "residence_card_no")}),

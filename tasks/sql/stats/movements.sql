@@ -34,7 +34,7 @@ counted as (
     union all
     -- a removal by the record before it
     select before_group, before_sex, event_type from in_period
-    where event_type in ('MOVE_OUT', 'MOVE_ABROAD', 'DEATH', 'REMOVAL_BY_AUTHORITY')
+    where event_type in ('MOVE_OUT', 'MOVE_OUT_CONFIRMED', 'MOVE_ABROAD', 'DEATH', 'REMOVAL_BY_AUTHORITY')
     union all
     -- a change of key while current: out of the old key, into the new one
     select before_group, before_sex, 'KEY_CHANGE_OUT' from in_period
@@ -53,7 +53,8 @@ tallied as (
            count(*) filter (movement = 'RETURN_FROM_ABROAD') as moved_in_abroad,
            count(*) filter (movement = 'BIRTH') as births,
            count(*) filter (movement in ('ENTRY_BY_AUTHORITY', 'KEY_CHANGE_IN')) as other_additions,
-           count(*) filter (movement = 'MOVE_OUT') as moved_out_domestic,
+           -- a 転出確定 replaces its plan: one move-out, on the actual date
+           count(*) filter (movement in ('MOVE_OUT', 'MOVE_OUT_CONFIRMED')) as moved_out_domestic,
            count(*) filter (movement = 'MOVE_ABROAD') as moved_out_abroad,
            count(*) filter (movement = 'DEATH') as deaths,
            count(*) filter (movement in ('REMOVAL_BY_AUTHORITY', 'KEY_CHANGE_OUT')) as other_removals,

@@ -30,6 +30,8 @@ OTHER_YEARLY = {
     "support_start": 150,
     "support_end": 100,
     "correction": 1_000,
+    # 転出確定 whose date differs from the plan: a guess, about one domestic move-out in ten
+    "move_out_confirmed": 3_000,
     "cancel": 500,
 }
 # At small sizes rare administrative events would never appear; each gets at least this

@@ -119,6 +119,8 @@ def _remove(c: _City, pid: int, effective: int, kind: str) -> None:
     c.out_kind[pid] = kind
     _leave_household(c, pid)
     c.removed.append(pid)
+    if kind == "MOVE_OUT":
+        c.move_outs.append(pid)
 
 
 def _remap_to_spouse(rel: str, old_head_term: str) -> str:
@@ -242,7 +244,7 @@ def _ev_move_in(d: _Day, group: str, event_type: str, max_size: int) -> int:
     e = max(d.day - rr.randint(0, window), c.baseline_day + 1)
     foreign = group == "F"
     if event_type == "MOVE_IN" and rr.random() < 0.03:
-        back = _pick_removed(d, lambda p: c.out_kind[p] in ("MOVE_OUT", "MOVE_ABROAD")
+        back = _pick_removed(d, lambda p: c.out_kind[p] in ("MOVE_OUT", "MOVE_ABROAD", "MOVE_OUT_CONFIRMED")
                              and c.out_day[p] < e and (c.nat[p] != "JP") == foreign)
         if back is not None:
             return _return_resident(d, back, e)
@@ -665,6 +667,23 @@ def _ev_cancel(d: _Day, _group: str, _max: int) -> int:
 
 
 
+def _ev_move_out_confirmed(d: _Day, _group: str, _max: int) -> int:
+    """転出確定: the new municipality's 転入通知 says the person moved a few days after the planned date."""
+    c = d.c
+    rr = c.rr
+    # a head's move-out may have made the spouse head on the planned date: a later date would give two heads
+    c.move_outs = [p for p in c.move_outs if c.state[p] == REMOVED and c.out_kind[p] == "MOVE_OUT"
+                   and d.day - c.out_day[p] <= 30]
+    open_ = [p for p in c.move_outs if p not in d.touched and c.rel[p] != "世帯主" and c.out_day[p] < d.day]
+    if not open_:
+        return 0
+    pid = rr.choice(open_)
+    actual = min(d.day, c.out_day[pid] + rr.randint(1, 5))
+    d.emit(pid, "MOVE_OUT_CONFIRMED", actual, dest_address=rr.choice(c.pools.domestic))
+    c.out_day[pid], c.out_kind[pid] = actual, "MOVE_OUT_CONFIRMED"
+    return 1
+
+
 def _start_of_day(c: _City, day: int) -> None:
     """Planned move-outs whose date has come take effect; old 転居 stop being cancellable."""
     still = []
@@ -697,7 +716,8 @@ def _day_plan(c: _City, day: datetime.date, scale: float) -> dict[tuple, int]:
     for key, kind in (("household_change", "HOUSEHOLD_CHANGE"), ("name_change", "NAME_CHANGE"),
                       ("status_change", "STATUS_CHANGE"), ("naturalisation", "NATIONALITY_CHANGE"),
                       ("support_start", "SUPPORT_START"), ("support_end", "SUPPORT_END"),
-                      ("correction", "CORRECTION_BY_AUTHORITY"), ("cancel", "CANCEL")):
+                      ("correction", "CORRECTION_BY_AUTHORITY"), ("cancel", "CANCEL"),
+                      ("move_out_confirmed", "MOVE_OUT_CONFIRMED")):
         lam[(kind, "")] = max(OTHER_YEARLY[key] * scale / BUSINESS_DAYS_PER_YEAR, RARE_FLOOR)
     return {k: int(c.np_rng.poisson(v)) for k, v in lam.items()}
 
@@ -720,6 +740,7 @@ HANDLERS: dict[str, Callable[[_Day, str, int], int]] = {
     "SUPPORT_END": lambda d, g, n: _ev_support(d, False),
     "CORRECTION_BY_AUTHORITY": _ev_correction,
     "CANCEL": _ev_cancel,
+    "MOVE_OUT_CONFIRMED": _ev_move_out_confirmed,
 }
 
 

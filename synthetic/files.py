@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from schemas.change_file import COLUMNS_V1 as COLUMNS, MUNICIPALITY_CODE  # the synthetic city gives no added column yet
+from schemas.change_file import COLUMNS, MUNICIPALITY_CODE
 from synthetic.calibration import BOM_SHARE
 
 

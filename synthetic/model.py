@@ -138,6 +138,7 @@ class _City:
     removed: list[int] = field(default_factory=list)
     pending: list[tuple] = field(default_factory=list)  # planned move-outs not yet in effect
     recent_moves: list[tuple[str, int, int, tuple]] = field(default_factory=list)
+    move_outs: list[int] = field(default_factory=list)  # persons removed by a MOVE_OUT, a 転出確定 may follow
     past_ids: list[str] = field(default_factory=list)              # applied event ids, a sample
     baseline_ids: list[tuple[str, int]] = field(default_factory=list)  # (event_id, person), a sample
     cancel_log: list[tuple[str, int, str]] = field(default_factory=list)  # (CANCEL id, person, target)

@@ -124,10 +124,11 @@ def test_every_event_type_is_applied(city):
         event("n15", "REMOVAL_BY_AUTHORITY", d, resident_code=R(11)),
         support(12, "n16", d),
         cancel(12, "n17", d, "n16"),
+        event("n18", "MOVE_OUT_CONFIRMED", d, resident_code=R(8), dest_address="東京都千代田区永田町1-1"),
     ]
     outcome = ingest_rows(city, d, rows)
     assert (outcome.status, outcome.rows_read, outcome.rows_applied, outcome.rows_quarantined) == \
-        ("applied", 17, 17, 0), city.quarantine()
+        ("applied", 18, 18, 0), city.quarantine()
     types = {t for (t,) in city.rows("select distinct event_type from event")}
     assert types == set(EVENT_TYPES)
 
@@ -146,6 +147,7 @@ def test_every_event_type_is_applied(city):
     assert rec(7)["sex"] == "2"
     assert [rec(n)["status"] for n in (8, 9, 10, 11)] == ["removed"] * 4
     assert rec(9)["dest_address"] == "フランス"
+    assert rec(8)["dest_address"] == "東京都千代田区永田町1-1"  # 転出確定 replaced the plan n12
     assert rec(12)["support_measure"] is False
     assert residents_on(city.con, day(d)) == 12 + 4 - 4
 

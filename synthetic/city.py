@@ -57,7 +57,7 @@ def generate_city(out_dir: str | Path, residents: int = 607_000, days: int = 20,
     codes.refill(int(residents * 1.01) + int(days * scale * 400) + 1_000)
     towns, cum, fcum = _town_weights(rr, town_names())
     c = _City(rr=rr, codes=codes, pools=_build_pools(fake), baseline_day=baseline_date.toordinal(),
-              towns=towns, town_cum=cum, foreign_town_cum=fcum, np_rng=np_rng)
+              towns=towns, town_cum=cum, foreign_town_cum=fcum, np_rng=np_rng, rr_seed=seed)
     _build_baseline(c, residents)
     tag = baseline_date.strftime("%Y%m%d")
     order = [pid for members in c.h_members for pid in members]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import random
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -667,10 +668,9 @@ def _ev_cancel(d: _Day, _group: str, _max: int) -> int:
 
 
 
-def _ev_move_out_confirmed(d: _Day, _group: str, _max: int) -> int:
+def _ev_move_out_confirmed(d: _Day, rr: random.Random) -> int:
     """転出確定: the new municipality's 転入通知 says the person moved a few days after the planned date."""
     c = d.c
-    rr = c.rr
     # a head's move-out may have made the spouse head on the planned date: a later date would give two heads
     c.move_outs = [p for p in c.move_outs if c.state[p] == REMOVED and c.out_kind[p] == "MOVE_OUT"
                    and d.day - c.out_day[p] <= 30]
@@ -716,8 +716,7 @@ def _day_plan(c: _City, day: datetime.date, scale: float) -> dict[tuple, int]:
     for key, kind in (("household_change", "HOUSEHOLD_CHANGE"), ("name_change", "NAME_CHANGE"),
                       ("status_change", "STATUS_CHANGE"), ("naturalisation", "NATIONALITY_CHANGE"),
                       ("support_start", "SUPPORT_START"), ("support_end", "SUPPORT_END"),
-                      ("correction", "CORRECTION_BY_AUTHORITY"), ("cancel", "CANCEL"),
-                      ("move_out_confirmed", "MOVE_OUT_CONFIRMED")):
+                      ("correction", "CORRECTION_BY_AUTHORITY"), ("cancel", "CANCEL")):
         lam[(kind, "")] = max(OTHER_YEARLY[key] * scale / BUSINESS_DAYS_PER_YEAR, RARE_FLOOR)
     return {k: int(c.np_rng.poisson(v)) for k, v in lam.items()}
 
@@ -740,7 +739,6 @@ HANDLERS: dict[str, Callable[[_Day, str, int], int]] = {
     "SUPPORT_END": lambda d, g, n: _ev_support(d, False),
     "CORRECTION_BY_AUTHORITY": _ev_correction,
     "CANCEL": _ev_cancel,
-    "MOVE_OUT_CONFIRMED": _ev_move_out_confirmed,
 }
 
 
@@ -761,4 +759,9 @@ def _simulate_day(c: _City, day: datetime.date, scale: float) -> _Day:
         used = HANDLERS[key[0]](d, key[1], remaining[key] + 1)
         # A household moving together uses up the tokens of its other members.
         skip[key] += max(used - 1, 0)
+    # 転出確定 come last, from their own random stream, so the rest of the city keeps its draws
+    rr = random.Random(f"{c.rr_seed}-{d.day}-move-out-confirmed")
+    rate = max(OTHER_YEARLY["move_out_confirmed"] * scale / BUSINESS_DAYS_PER_YEAR, RARE_FLOOR)
+    for _ in range(int(rate) + (rr.random() < rate - int(rate))):
+        _ev_move_out_confirmed(d, rr)
     return d

@@ -139,6 +139,7 @@ class _City:
     pending: list[tuple] = field(default_factory=list)  # planned move-outs not yet in effect
     recent_moves: list[tuple[str, int, int, tuple]] = field(default_factory=list)
     move_outs: list[int] = field(default_factory=list)  # persons removed by a MOVE_OUT, a 転出確定 may follow
+    rr_seed: int = 0  # the seed of the city, for the streams of draws kept apart (転出確定)
     past_ids: list[str] = field(default_factory=list)              # applied event ids, a sample
     baseline_ids: list[tuple[str, int]] = field(default_factory=list)  # (event_id, person), a sample
     cancel_log: list[tuple[str, int, str]] = field(default_factory=list)  # (CANCEL id, person, target)

@@ -424,7 +424,7 @@ def test_the_alias_cleared_on_naturalisation_reaches_juki_net(city):
     ingest(city, "2026-04-06", [event("x5", "NATIONALITY_CHANGE", "2026-04-06", resident_code=R(5),
                                       nationality="JP", honseki="埼玉県川口市青木一丁目1番地", hittousha="李　娜")])
     assert sent(city, "juki_net", "2026-04-06") == [("x5", "NATIONALITY_CHANGE")]
-    (row,) = feed_frame(city.con, "juki_net", day("2026-04-06")).to_dicts()
+    (row,) = feed_of(city, "juki_net", "2026-04-06").to_dicts()
     assert (row["resident_code"], row["alias_name"]) == (R(5), None)
 
 

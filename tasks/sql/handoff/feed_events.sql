@@ -12,12 +12,17 @@ with wanted as (
                        from event
                        where delivery_no = $delivery_no and event_type = 'CANCEL')
 ),
-newest as (
+theirs as (
+    -- the versions of the people these events are about: the joins below read these, not the register
     select *
     from resident_version
+    where resident_code in (select resident_code from wanted)
+),
+newest as (
+    select *
+    from theirs
     where recorded_to is null
       and valid_to is null
-      and resident_code in (select resident_code from wanted)
 )
 select w.event_id,
        w.event_type,
@@ -35,12 +40,12 @@ select w.event_id,
 from wanted as w
 left join event as c on c.event_id = w.cancelled_by
 left join event as t on t.event_id = w.cancels_event_id
-left join resident_version as a
+left join theirs as a
        on a.event_id = w.event_id
       and a.resident_code = w.resident_code
       and a.recorded_from <= w.recorded_at
       and (a.recorded_to is null or a.recorded_to > w.recorded_at)
-left join resident_version as b
+left join theirs as b
        on b.resident_code = a.resident_code
       and b.version_no = a.version_no - 1
       and b.recorded_from <= w.recorded_at

@@ -383,7 +383,7 @@ def test_each_feed_gets_its_population_and_its_changes(city):
     assert sent(city, "juki_net", "2026-04-02") == [
         ("m1", "MOVE_WITHIN"), ("n5", "NAME_CHANGE"), ("i6", "MOVE_IN"), ("b8", "BIRTH"), ("d3", "DEATH")]
     assert sent(city, "immigration", "2026-04-02") == [
-        ("n5", "NAME_CHANGE"), ("s4", "STATUS_CHANGE"), ("i6", "MOVE_IN")]
+        ("n5", "NAME_CHANGE"), ("i6", "MOVE_IN")]  # a STATUS_CHANGE is the 法務省's own: no echo
     assert sent(city, "koseki_fuhyo", "2026-04-02") == [("m1", "MOVE_WITHIN"), ("b8", "BIRTH")]
     assert sent(city, "juki_net", BASELINE_DATE) == []  # the initial load is no change
 
@@ -396,8 +396,8 @@ def test_each_feed_carries_only_its_fields(city):
         assert frame.columns == ENTRY_COLUMNS + list(subs[name].fields)
     imm = {r["event_id"]: r for r in feed_of(city, "immigration", "2026-04-02").to_dicts()}
     assert (imm["n5"]["family_name"], imm["n5"]["nationality"]) == ("LI", "CN")
-    assert (imm["s4"]["foreign_resident_category"], imm["s4"]["residence_card_no"]) == ("SPECIAL_PERMANENT",
-                                                                                         "ZZ87654321YY")
+    assert (imm["i6"]["foreign_resident_category"], imm["i6"]["residence_card_no"]) == ("MID_LONG",
+                                                                                         "QQ00000006QQ")
     fuhyo = {r["event_id"]: r for r in feed_of(city, "koseki_fuhyo", "2026-04-02").to_dicts()}
     assert fuhyo["m1"]["address"] == "埼玉県川口市" + town_names()["0002"] + "9-9"
     assert fuhyo["m1"]["address_since"] == day("2026-04-02")

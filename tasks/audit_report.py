@@ -260,6 +260,8 @@ def _chain_html(state: dict | None) -> str:
              f"({', '.join(f'{k} {v:,}' for k, v in state['unsealed'].items())}).") if waiting else ""
     about = (f"<p>{state['seals']:,} seal(s) over run_ledger, file_ledger, handoff_ledger and disclosure_log; head "
              f"<code>{_e(state['head'])}</code>, {_e(state['last_seal'])}.{_e(later)}</p>")
+    if state.get("interrupted"):  # not a problem: the next run or seal completes it
+        about += f"<p>{_e(state['interrupted'])}</p>"
     if not state["problems"]:
         return ('<section class="chain intact"><strong>Ledger chain: intact</strong>'
                 f"{about}<p>Every sealed row is as sealed, and every head is the one written to the anchor file "

@@ -256,8 +256,26 @@ def interrupted(con: duckdb.DuckDBPyConnection, anchors: Path | None = None) -> 
             "or seal completes it.")
 
 
+def _torn_tail(path: Path) -> int | None:
+    """Where a last line cut short by a dying process starts (no line end, not a record); None when there is none."""
+    if not path.exists():
+        return None
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return None
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+        return None
+    except ValueError:
+        return start
+
+
 def _append_anchor(path: Path, anchor: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    torn = _torn_tail(path)
+    if torn is not None:  # a line the last seal could not finish writing: it never named a head
+        os.truncate(path, torn)
     with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps(anchor, sort_keys=True) + "\n")
         out.flush()
@@ -354,7 +372,11 @@ def anchor_problems(sealed: list[dict], path: Path, pending: list[dict] = ()) ->
     found, differ, unknown = [], [], []
     by_seq = {s["seq"]: s for s in sealed}
     anchored = set()
-    for number, anchor in read_anchors(path):
+    torn = _torn_tail(path) is not None and bool(pending)
+    lines = read_anchors(path)
+    for number, anchor in lines:
+        if anchor is None and torn and number == lines[-1][0]:
+            continue  # cut short while a seal was being made: part of the interrupted seal
         if anchor is None:
             found.append(f"line {number} of the anchor file {path} is not a seal record: the file was edited.")
             continue

@@ -300,3 +300,23 @@ def test_juki_publish_sends_what_a_crashed_run_left(tmp_path, capsys):
     finally:
         for name in env:
             os.environ.pop(name)
+
+
+def test_an_anchor_line_cut_short_during_a_seal_is_part_of_the_interrupted_seal(tmp_path):
+    """A torn last line while a seal is pending is no alarm, and the next seal writes over it; without a pending
+    seal the same line is named as an edit."""
+    root = city(tmp_path / "city")
+    assert killed_at(root, "after-seal-pending").returncode == -9
+    anchors = chain.anchors_beside(root / STORE)
+    with anchors.open("a", encoding="utf-8") as out:
+        out.write('{"head": "ab')
+    with connect(root / STORE, read_only=True) as con:
+        assert chain.verify(con) == [] and "an interrupted seal" in chain.interrupted(con)
+    run_daily(root, "run-next")
+    assert anchors.read_text(encoding="utf-8").endswith("}\n")
+    with connect(root / STORE, read_only=True) as con:
+        assert chain.verify(con) == [] and chain.interrupted(con) is None
+    with anchors.open("a", encoding="utf-8") as out:
+        out.write('{"head": "ab')
+    with connect(root / STORE, read_only=True) as con:
+        assert any("is not a seal record: the file was edited" in p for p in chain.verify(con))

@@ -214,6 +214,29 @@ def test_case_2_a_second_file_for_a_published_date_reaches_every_feed(tmp_path):
     assert "2026-04-02/population.csv" in record.statistics  # the date's figures restated with both files
 
 
+def test_a_re_sent_superset_file_sends_only_its_new_rows(tmp_path):
+    """The day's file sent again with one more row: the rows applied before are skipped, and only the new row
+    travels, in a file of its own numbered next."""
+    import polars as pl
+
+    root = city(tmp_path / "city")
+    run_daily(root, "run-a")
+    again = root / "inbox" / "again"
+    again.mkdir()
+    write_file(again, "2026-04-02", day_rows() + [
+        event("m2", "MOVE_WITHIN", "2026-04-02", resident_code=R(2), town_code="0003", address_line="3-3")])
+    settings = Settings(store=root / STORE)
+    with writer_lock(settings.store, "run-b"), connect(settings.store) as con:
+        files = [str(again / "112038_changes_20260402.csv")]
+        record = daily.run(con, settings, "run-b", files, daily.parameters(settings, files), plaintext=True)
+    (outcome,) = record.outcomes
+    assert (outcome["rows_applied"], outcome["rows_skipped"]) == (1, 4)
+    (header,) = record.handoffs["juki_net"]
+    assert (header["sequence_no"], header["previous_sequence_no"], header["rows"]) == (3, 2, 1)
+    rows = pl.read_parquet(root / "outbox" / "juki_net" / header["file"])
+    assert rows["event_id"].to_list() == ["m2"]
+
+
 def test_case_3_a_late_event_carries_the_record_as_now_known(tmp_path):
     """A NAME_CHANGE effective 03-01 arriving after a MOVE_WITHIN effective 03-10 was sent: its row carries
     the new name and the address after the move, so a receiver applying rows in order keeps the move."""

@@ -200,6 +200,8 @@ def _refuse_second_heads(result: Judgement, slow: pl.DataFrame, fast: pl.DataFra
     person_of = {line: code for code, chain_steps in steps.items() for line, _ in chain_steps}
     while lines := second_heads(register, stored, steps, fast_heads):
         for line in sorted(lines):
+            if line in result.refusals:  # a later row of a person already cut back at an earlier line
+                continue
             if line in fast_lines:
                 result.refusals[line] = [(RULE, None)]
                 continue

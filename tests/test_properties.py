@@ -96,6 +96,13 @@ class Model:
         return self.replay(self.history(target.person, without=target.seq))[0]
 
 
+def _household(rnd: random.Random, n: int, relationships: list[str]) -> dict:
+    """A household and relationship; only n heads H<n>, so no household ever has two 世帯主 (HOUSEHOLD_HAS_HEAD)."""
+    relationship = rnd.choice(relationships)
+    household = f"H{n}" if relationship == "世帯主" else f"H{rnd.choice(PEOPLE)}"
+    return {"household_id": household, "relationship": relationship}
+
+
 def _row(rnd: random.Random, seq: int, kind: str, n: int, effective: dt.date, notified: dt.date,
          foreign_now: bool) -> tuple[dict, bool | None]:
     """The change row of one event and, for adds and nationality changes, whether it leaves n foreign."""
@@ -110,9 +117,9 @@ def _row(rnd: random.Random, seq: int, kind: str, n: int, effective: dt.date, no
     if kind == "MOVE_WITHIN":
         columns |= {"town_code": town, "address_line": f"{seq}-1"}
         if rnd.random() < 0.5:
-            columns |= {"household_id": f"H{rnd.choice(PEOPLE)}", "relationship": rnd.choice(["世帯主", "子"])}
+            columns |= _household(rnd, n, ["世帯主", "子"])
     elif kind == "HOUSEHOLD_CHANGE":
-        columns |= {"household_id": f"H{rnd.choice(PEOPLE)}", "relationship": rnd.choice(["世帯主", "妻", "子"])}
+        columns |= _household(rnd, n, ["世帯主", "妻", "子"])
     elif kind == "NAME_CHANGE":
         family, kana = rnd.choice([("山田", "ヤマダ"), ("佐藤", "サトウ")])
         columns |= {"family_name": family, "given_name": "花子", "family_name_kana": kana,

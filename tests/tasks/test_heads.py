@@ -102,3 +102,18 @@ def test_audit_lists_households_without_a_head_for_more_than_14_days(register, c
     status, out, _ = run_juki(capsys, "--store", str(register.settings.store), "audit", "households")
     assert status == 0
     assert out.splitlines() == ["problem,household_id,members,since,days", "no_head,H1,2,2026-04-05,15"]
+
+
+def test_two_rows_of_one_person_each_making_a_second_head(register):
+    """One person made head of two headed households in one file: the first row is refused, the second depends on it."""
+    base(register, *(person(n, household_id=f"H{n}") for n in (1, 2, 3, 4, 5)))
+    names = [event(f"n{n}", "NAME_CHANGE", "2026-04-03", resident_code=R(n), family_name="山田", given_name="一郎",
+                   family_name_kana="ヤマダ", given_name_kana="イチロウ") for n in (4, 5, 2)]
+    (outcome,) = register.ingest(write_file(register.inbox, "2026-04-03", [
+        event("j2", "HOUSEHOLD_CHANGE", "2026-04-02", "2026-04-03", resident_code=R(1), household_id="H2",
+              relationship="世帯主"),
+        event("j3", "HOUSEHOLD_CHANGE", "2026-04-03", resident_code=R(1), household_id="H3",
+              relationship="世帯主"), *names]))
+    assert (outcome.rows_applied, outcome.rows_quarantined) == (3, 2)
+    assert register.quarantine() == {2: ["HOUSEHOLD_HAS_HEAD"], 3: ["DEPENDS_ON_REFUSED_ROW"]}
+    assert register.current(R(1), "2026-04-03")["household_id"] == "H1"

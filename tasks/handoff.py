@@ -313,14 +313,18 @@ def conbini_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
     return kept, excluded
 
 
+def _manifest_at(fs: fsspec.AbstractFileSystem, root: str) -> dict | None:
+    """The parsed manifest.json under root, or None when there is none; ValueError when it is not JSON."""
+    path = f"{root}/{MANIFEST}"
+    return json.loads(fs.cat_file(path)) if fs.exists(path) else None
+
+
 def read_manifest(target: str) -> dict | None:
     """The manifest.json of a snapshot target, or None when there is none yet."""
-    fs, root = _target(target)
-    path = f"{root}/{MANIFEST}"
-    if not fs.exists(path):
-        return None
     try:
-        manifest = json.loads(fs.cat_file(path))
+        manifest = _manifest_at(*_target(target))
+        if manifest is None:
+            return None
     except ValueError:
         raise HandoffError(f"{MANIFEST} in the target is not JSON; fix or remove it before publishing") from None
     if manifest.get("format") != CONBINI_FORMAT or not isinstance(manifest.get("snapshot_id"), int):
@@ -494,11 +498,8 @@ def settle_intents(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str,
 def _target_names(fs: fsspec.AbstractFileSystem, root: str, sub: Subscriber, header: dict) -> bool:
     """Whether the target shows the file: the manifest names it, or the feed header beside it is there."""
     if sub.mode == "latest_snapshot":
-        path = f"{root}/{MANIFEST}"
-        if not fs.exists(path):
-            return False
         try:
-            manifest = json.loads(fs.cat_file(path))
+            manifest = _manifest_at(fs, root) or {}
         except ValueError:
             return False
         return manifest.get("snapshot_id") == header["snapshot_id"] and manifest.get("file") == header["file"]

@@ -138,6 +138,18 @@ def _task_runs(state) -> dict[str, object]:
     return {t.name: t for t in found}
 
 
+@pytest.fixture
+def info_logs():
+    """Prefect's loggers at INFO, as a deployment's worker runs them (`make test` exports WARNING)."""
+    import logging
+
+    logger = logging.getLogger("prefect")
+    before = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the loggers' cached levels
+    yield
+    logger.setLevel(before)
+
+
 def _logs(state) -> list[tuple[int, str]]:
     """The flow run's log lines as the UI shows them: (level, message), sent to the API first."""
     from prefect.client.orchestration import get_client
@@ -242,7 +254,7 @@ def test_a_run_is_tagged_and_shows_its_progress_and_summary(prefect_api, city, k
     assert {"daily-linkage-summary", "quarantine-by-rule", "population-by-age", "hand-offs"} <= set(artifacts)
 
 
-def test_a_run_logs_one_line_per_file_and_check_and_no_completed_task_states(prefect_api, city, keys):
+def test_a_run_logs_one_line_per_file_and_check_and_no_completed_task_states(prefect_api, city, keys, info_logs):
     """INFO shows what happened (a line per file, per check); Prefect's "Finished in state Completed()" of each
     task is at DEBUG; task runs without a file have their plain name."""
     state = _run(city)
@@ -296,7 +308,7 @@ def test_a_scheduled_run_fails_with_one_sentence_when_the_business_days_file_is_
                          return_state=True).is_completed()
 
 
-def test_a_scheduled_run_on_a_holiday_does_nothing_and_says_why_in_one_line(prefect_api, city, keys):
+def test_a_scheduled_run_on_a_holiday_does_nothing_and_says_why_in_one_line(prefect_api, city, keys, info_logs):
     from flows.daily_linkage import daily_linkage
 
     state = daily_linkage(store=str(city.store), inbox=city.inbox, scheduled=True, run_date="2026-04-29",

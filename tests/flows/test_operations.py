@@ -156,14 +156,10 @@ def _logs(state) -> list[tuple[int, str]]:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogWorker
 
-    # on a busy machine the log worker may not have sent them within one drain: ask again for up to a minute
-    for _ in range(6):
-        APILogWorker.drain_all(timeout=10)
-        with get_client(sync_client=True) as client:
-            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
-                any_=[state.state_details.flow_run_id])))
-        if logs:
-            break
+    APILogWorker.drain_all(timeout=30)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
+            any_=[state.state_details.flow_run_id])))
     return [(log.level, log.message) for log in logs]
 
 

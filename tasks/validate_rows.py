@@ -54,13 +54,12 @@ def validation_result(frame: pl.DataFrame,
         ProgressBarsConfig,
     )
 
-    from schemas.expectations import BUSINESS_DATE_PARAMETER, SAFE_RESULT_FORMAT
+    from schemas.expectations import BUSINESS_DATE_PARAMETER, SAFE_RESULT_FORMAT, as_pandas
 
     if isinstance(business_date, datetime.datetime):
         business_date = business_date.date()
     suite = _suite()
-    # "line" as the named index: GX then lists unexpected lines without a lookup per row.
-    rows = _prepared(frame).to_pandas().set_index(LINE)
+    rows = as_pandas(_prepared(frame))
     # A fresh in-memory context per file: nothing is stored, and concurrent runs share no state.
     # No Data Docs site: the default ephemeral one points into a temporary folder.
     context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
@@ -83,16 +82,9 @@ def _raised(exception_info: dict[str, Any]) -> bool:
     return any(isinstance(v, dict) and v.get("raised_exception") for v in exception_info.values())
 
 
-def _unexpected_lines(unexpected_index_list: list[dict[str, Any]]) -> list[int]:
-    """The lines of a result: [{"line": [..]}] without values, [{"line": n}, ..] with them."""
-    lines: list[int] = []
-    for entry in unexpected_index_list:
-        value = entry[LINE]
-        if isinstance(value, list):
-            lines.extend(int(v) for v in value)
-        else:
-            lines.append(int(value))
-    return lines
+def _unexpected_lines(unexpected_index_list: list[dict[str, Any]]) -> list[tuple[str | None, list[int]]]:
+    """The refused lines of a result, by column: [{"column": c, "line": [..]}, ..]."""
+    return [(entry["column"], [int(v) for v in entry[LINE]]) for entry in unexpected_index_list]
 
 
 def row_violations(frame: pl.DataFrame, business_date: datetime.date) -> pl.DataFrame:
@@ -104,13 +96,10 @@ def row_violations(frame: pl.DataFrame, business_date: datetime.date) -> pl.Data
         meta = result.expectation_config.meta
         if _raised(result.exception_info):
             # The GX message may quote a value (a My Number): name the rule only.
-            raise RuntimeError(f"the row rule {meta['rule_id']} on column {meta['column']} "
-                               "could not be evaluated")
-        lines = _unexpected_lines(result.result.get("unexpected_index_list") or [])
-        if lines:
+            raise RuntimeError(f"the row rule {meta['rule_id']} could not be evaluated")
+        for column, lines in _unexpected_lines(result.result.get("unexpected_index_list") or []):
             parts.append(pl.DataFrame(
-                {"line": lines, "rule_id": [meta["rule_id"]] * len(lines),
-                 "column": [meta["column"]] * len(lines)},
+                {"line": lines, "rule_id": [meta["rule_id"]] * len(lines), "column": [column] * len(lines)},
                 schema=VIOLATION_SCHEMA))
     return pl.concat(parts).unique().sort("line", "rule_id", "column", nulls_last=False)
 

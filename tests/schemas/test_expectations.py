@@ -1,25 +1,22 @@
-"""The row-rule suite as Great Expectations code: coverage of the rules and the custom expectations."""
+"""The row-rule suite as Great Expectations code: coverage of the rules, the checks, and the custom expectations."""
 
 from __future__ import annotations
 
 import json
 
-import pandas as pd
+import polars as pl
 import pytest
 
+from schemas import row_rules
 from schemas.change_file import COLUMNS, RULES
 from schemas.expectations import (
     SAFE_RESULT_FORMAT,
     SUITE_RULE_IDS,
-    ExpectAgeAtDateToBeAtMost,
-    ExpectColumnPairDateAToBeOnOrAfterB,
-    ExpectColumnToBeEmptyWhen,
-    ExpectColumnToBeGivenWhen,
-    ExpectColumnValuesToBeRealDates,
-    ExpectColumnValuesToFullyMatchPattern,
-    _date_ordinals,
+    ExpectRowsToPassRowRule,
+    as_pandas,
     build_suite,
 )
+from schemas.row_rules import Check, date_ordinals
 
 
 @pytest.fixture(scope="module")
@@ -27,89 +24,113 @@ def suite():
     return build_suite()
 
 
-@pytest.fixture(scope="module")
-def batch_of():
-    """Validate one expectation on a small pandas frame with an ephemeral context."""
-    import great_expectations as gx
-
-    context = gx.get_context(mode="ephemeral")
-    definition = (context.data_sources.add_pandas("p").add_dataframe_asset("rows")
-                  .add_batch_definition_whole_dataframe("whole"))
-
-    def validate(data: dict[str, list], expectation):
-        rows = pd.DataFrame({"line": range(2, 2 + len(next(iter(data.values())))), **data})
-        result = definition.get_batch(batch_parameters={"dataframe": rows}).validate(
-            expectation, result_format=SAFE_RESULT_FORMAT)
-        assert not result.exception_info["raised_exception"]
-        return sorted(int(line) for entry in result.result["unexpected_index_list"]
-                      for line in entry["line"])
-    return validate
+def refused(data: dict[str, list], check: Check) -> list[int]:
+    """The lines (from 2) that one check refuses on a small frame of strings."""
+    height = len(next(iter(data.values())))
+    rows = pl.DataFrame({"line": range(2, 2 + height), **data},
+                        schema={"line": pl.Int64, **{c: pl.String for c in data}})
+    dates = tuple(c for c in row_rules.DATE_COLUMNS if c in data)
+    return sorted(row_rules.violations(row_rules.with_ordinals(rows, dates), (check,))["line"].to_list())
 
 
-def test_suite_implements_every_row_rule_but_the_field_count(suite):
-    assert {e.meta["rule_id"] for e in suite.expectations} == set(SUITE_RULE_IDS)
+def test_suite_has_one_expectation_per_row_rule_but_the_field_count(suite):
+    assert sorted(e.meta["rule_id"] for e in suite.expectations) == sorted(SUITE_RULE_IDS)
     assert "ROW_FIELD_COUNT" not in SUITE_RULE_IDS
     assert all(RULES[e.meta["rule_id"]].scope == "row" for e in suite.expectations)
+    assert all(e.rule_id == e.meta["rule_id"] for e in suite.expectations)
 
 
-def test_every_expectation_names_an_agreement_column_or_none(suite):
+def test_every_expectation_names_agreement_columns_or_none(suite):
     for expectation in suite.expectations:
-        reported = expectation.meta["column"]
-        assert reported is None or reported in COLUMNS
-        checked = getattr(expectation, "column", None) or getattr(expectation, "checked_column", None)
-        if checked is not None:
-            assert reported == checked
+        assert expectation.columns
+        assert set(expectation.columns) <= {*COLUMNS, None}
+    checked = {(c.rule_id, c.column) for c in row_rules.checks()}
+    named = {(e.rule_id, c) for e in suite.expectations for c in e.columns}
+    assert named == checked | {(row_rules.BUSINESS_DATE_RULE, "notified_date")}
 
 
 def test_suite_serialises_to_json(suite):
     assert json.loads(json.dumps(suite.to_json_dict()))["name"] == suite.name
 
 
-def test_full_match_refuses_what_a_regex_search_accepts(batch_of):
-    import great_expectations.expectations as gxe
-
+def test_full_match_refuses_what_a_regex_search_accepts():
     data = {"event_id": ["EV-1", "EV-1\n", None, "EV 1"]}
-    pattern = r"^[A-Za-z0-9_-]{1,36}$"
-    assert batch_of(data, ExpectColumnValuesToFullyMatchPattern(column="event_id", pattern=pattern)) == [3, 5]
-    # The built-in regex expectation searches, and Python's $ matches before a final newline.
-    assert batch_of(data, gxe.ExpectColumnValuesToMatchRegex(column="event_id", regex=pattern)) == [5]
+    check = next(c for c in row_rules.checks() if c.rule_id == "EVENT_ID_FORMAT" and c.column == "event_id")
+    # Python's re.search with $ matches before a final newline; the checks match the whole value.
+    assert refused(data, check) == [3, 5]
 
 
-def test_given_and_empty_when_select_rows_by_listed_and_other_values(batch_of):
+def test_given_and_empty_when_select_rows_by_listed_and_other_values():
     data = {"event_type": ["BASELINE", "BASELINE", "BASELINE", "DEATH", "BASELINE"],
             "nationality": ["US", "JP", None, "US", "US"],
             "honseki": [None, None, None, None, "東京都"],
             "foreign_resident_category": [None, None, None, None, " "]}
-    selection = {"when": {"event_type": ["BASELINE"]}, "when_other_than": {"nationality": ["JP"]}}
-    given = ExpectColumnToBeGivenWhen(
-        column_list=["foreign_resident_category", "event_type", "nationality"],
-        checked_column="foreign_resident_category", **selection)
-    empty = ExpectColumnToBeEmptyWhen(column_list=["honseki", "event_type", "nationality"],
-                                      checked_column="honseki", **selection)
-    assert batch_of(data, given) == [2, 6]
-    assert batch_of(data, empty) == [6]
+    when, other_than = {"event_type": ["BASELINE"]}, {"nationality": ["JP"]}
+    given = row_rules._when("FOREIGN_CATEGORY_MISSING", "foreign_resident_category", True, when, other_than)
+    empty = row_rules._when("JAPANESE_FIELDS_ON_FOREIGNER", "honseki", False, when, other_than)
+    assert refused(data, given) == [2, 6]
+    assert refused(data, empty) == [6]
 
 
-def test_real_dates(batch_of):
-    data = {"d": ["2024-02-29", "2023-02-29", "0000-01-01", "9999-12-31", "2024-2-1", "２０２４-01-01"]}
-    assert batch_of(data, ExpectColumnValuesToBeRealDates(column="d")) == [3, 4, 6, 7]
+def test_blank_is_what_python_strips():
+    data = {"family_name": ["山田", " ", "　", "\x1c", "\u200b", None]}
+    assert refused(data, Check("REQUIRED_FIELD_MISSING", "family_name", ~row_rules._given("family_name"))) == [
+        3, 4, 5, 7]
 
 
-def test_date_order_with_tolerance_ignores_what_is_not_a_date(batch_of):
-    data = {"a": ["2026-11-10", "2026-11-09", "2026-11-01", "x"],
-            "b": ["2026-11-24", "2026-11-24", None, "2026-11-24"]}
-    expectation = ExpectColumnPairDateAToBeOnOrAfterB(column_A="a", column_B="b", tolerance_days=14)
-    assert batch_of(data, expectation) == [3]
+def test_real_dates():
+    data = {"birth_date": ["2024-02-29", "2023-02-29", "0000-01-01", "9999-12-31", "2024-2-1", "２０２４-01-01"]}
+    check = next(c for c in row_rules.checks() if c.rule_id == "DATE_INVALID" and c.column == "birth_date")
+    assert refused(data, check) == [3, 4, 6, 7]
 
 
-def test_age_counts_whole_years_and_29_february(batch_of):
-    data = {"birth": ["1896-02-29", "1896-02-29", "1900-03-01", "1900-03-01", "2000-02-29", "2000-02-29"],
-            "on": ["2022-02-27", "2022-02-28", "2026-02-28", "2026-03-01", "2026-02-28", "2026-02-27"]}
-    assert batch_of(data, ExpectAgeAtDateToBeAtMost(column_A="birth", column_B="on", max_years=125)) == [3, 5]
-    assert batch_of(data, ExpectAgeAtDateToBeAtMost(column_A="birth", column_B="on", max_years=25)) == [
-        2, 3, 4, 5, 6]
+def test_planned_move_tolerance_ignores_what_is_not_a_date():
+    data = {"event_type": ["MOVE_OUT"] * 4,
+            "notified_date": ["2026-11-10", "2026-11-09", "2026-11-01", "x"],
+            "effective_date": ["2026-11-24", "2026-11-24", None, "2026-11-24"]}
+    check = next(c for c in row_rules.checks() if c.rule_id == "PLANNED_MOVE_TOO_EARLY")
+    assert refused(data, check) == [3]
 
 
-def test_date_ordinals_are_nan_for_anything_but_a_real_date():
-    ordinals = _date_ordinals(pd.Series(["2026-11-25", "2026-11-31", None, "2026-11-25 "], dtype="str"))
-    assert ordinals.isna().tolist() == [False, True, True, True]
+def test_age_counts_whole_years_and_29_february():
+    data = {"birth_date": ["1896-02-29", "1896-02-29", "1900-03-01", "1900-03-01", "2000-02-29", "2000-02-29"],
+            "effective_date": ["2022-02-27", "2022-02-28", "2026-02-28", "2026-03-01", "2026-02-28", "2026-02-27"]}
+    assert refused(data, Check("AGE_OVER_LIMIT", "birth_date", row_rules._age_over(125))) == [3, 5]
+    assert refused(data, Check("AGE_OVER_LIMIT", "birth_date", row_rules._age_over(25))) == [2, 3, 4, 5, 6]
+
+
+def test_check_digits_are_judged_only_on_the_right_format():
+    from schemas.change_file import is_valid_my_number, is_valid_resident_code
+
+    numbers = ["983205673214", "983205673215", "98320567321", None, "９８３２０５６７３２１４"]
+    codes = ["12345678903", "12345678901", "1234567890", None]
+    for column, values, is_valid, length in (("my_number", numbers, is_valid_my_number, 12),
+                                             ("resident_code", codes, is_valid_resident_code, 11)):
+        expected = [i + 2 for i, v in enumerate(values)
+                    if v and len(v) == length and v.isascii() and v.isdigit() and not is_valid(v)]
+        assert refused({column: values}, Check("X", column, row_rules._check_digit_wrong(column))) == expected
+    assert refused({"my_number": numbers}, Check("X", "my_number", row_rules._check_digit_wrong("my_number"))) == [3]
+
+
+def test_date_ordinals_are_null_for_anything_but_a_real_date():
+    ordinals = date_ordinals(pl.Series(["2026-11-25", "2026-11-31", None, "2026-11-25 "], dtype=pl.String))
+    assert ordinals.is_null().to_list() == [False, True, True, True]
+
+
+def test_an_expectation_lists_refused_lines_by_column_and_no_value():
+    import great_expectations as gx
+
+    rows = pl.DataFrame({"line": [2, 5, 8], **{c: ["x"] * 3 for c in COLUMNS}},
+                        schema={"line": pl.Int64, **{c: pl.String for c in COLUMNS}})
+    rows = rows.with_columns(pl.Series("event_id", ["EV-1", "EV 2", "EV-3"]),
+                             pl.Series("cancels_event_id", [None, None, "bad id"]))
+    context = gx.get_context(mode="ephemeral")
+    batch = (context.data_sources.add_pandas("p").add_dataframe_asset("rows")
+             .add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": as_pandas(rows)}))
+    result = batch.validate(ExpectRowsToPassRowRule(rule_id="EVENT_ID_FORMAT", columns=["event_id", "cancels_event_id"]),
+                            result_format=SAFE_RESULT_FORMAT)
+    assert not result.success
+    assert result.result["unexpected_count"] == 2
+    assert result.result["unexpected_index_list"] == [{"column": "event_id", "line": [5]},
+                                                      {"column": "cancels_event_id", "line": [8]}]
+    assert "EV 2" not in json.dumps(result.to_json_dict(), default=str)

@@ -394,14 +394,14 @@ def test_validating_writes_no_file_outside_a_temp_folder(tmp_path, monkeypatch):
 
 
 def test_an_expectation_that_cannot_be_evaluated_fails_without_quoting_values(monkeypatch):
-    import schemas.expectations
+    import schemas.row_rules
 
     number = my_number(16_180_339)
 
     def failing(value: str) -> float:
         raise ValueError(f"cannot read {number}")
 
-    monkeypatch.setattr(schemas.expectations, "_date_ordinal", failing)
+    monkeypatch.setattr(schemas.row_rules, "_date_ordinal", failing)
     with pytest.raises(RuntimeError, match="could not be evaluated") as raised:
         row_violations(frame([valid_row("BASELINE", my_number=number)]), BUSINESS_DATE)
     assert number not in str(raised.value)

@@ -7,6 +7,11 @@ export PREFECT_LOGGING_LEVEL ?= WARNING
 RESIDENTS ?= 20000
 DAYS ?= 10
 SERVE_PORT ?= 4200
+# pytest-xdist workers for make test / test-fast: one per CPU (2 here); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= logical
+# Whole files per worker (module and session fixtures are built once per worker, never shared between them),
+# in the order tests/conftest.py gives: the files with slow tests first, so the longest start first.
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test test-fast bench serve clean-data lock
 
@@ -22,12 +27,12 @@ demo: $(VENV)/.installed
 
 # Everything, as CI runs it (.ci/run): under 15 minutes on an idle 2-core machine.
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q $(XDIST)
 
 # Everything but the end-to-end tests marked slow (a Prefect server, a browser, catch-up runs): for a
 # developer between changes.
 test-fast: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	$(VENV)/bin/python -m pytest -q $(XDIST) -m "not slow"
 
 # A local Prefect server (127.0.0.1:$(SERVE_PORT), data in data/prefect/) with the deployments of
 # prefect.yaml and a worker, in the foreground until Ctrl-C.

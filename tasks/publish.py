@@ -15,6 +15,7 @@ from typing import Callable
 
 import duckdb
 
+from schemas.business_calendar import business_days
 from tasks import handoff, stats, stats_files
 from tasks.faults import fault
 from tasks.summary import first_baseline_date, last_baseline_date
@@ -35,8 +36,25 @@ def balance_problem(con: duckdb.DuckDBPyConnection, day: dt.date) -> str | None:
 
 
 def pending_dates(con: duckdb.DuckDBPyConnection, stats_uri: str) -> list[dt.date]:
-    """Business dates of the applied deliveries whose statistics are not written yet: the dates to check."""
-    return sorted({day for _, day in handoff.pending_deliveries(con, STATISTICS, stats_uri)})
+    """The dates whose statistics are not written yet (see statistics_dates): the dates to check."""
+    return statistics_dates(con, stats_uri, handoff.pending_deliveries(con, STATISTICS, stats_uri))
+
+
+def statistics_dates(con: duckdb.DuckDBPyConnection, stats_uri: str,
+                     pending: list[tuple[int, dt.date]]) -> list[dt.date]:
+    """The business dates of the pending deliveries, and every business day (schemas/business_calendar.py) after
+    the newest date already written up to the newest pending one that had no file: a day without a change
+    file still gets its figures, so the daily series has every 開庁日."""
+    days = {day for _, day in pending}
+    if not days:
+        return []
+    (written,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "
+                             "and delivery_no <= $m", {"m": handoff.watermark(con, STATISTICS, stats_uri)}
+                             ).fetchall()[0]
+    since = max((d for d in (written, first_baseline_date(con)) if d is not None), default=None)
+    if since is not None and since < max(days):
+        days |= set(business_days(since + dt.timedelta(days=1), max(days)))
+    return sorted(days)
 
 
 @dataclass
@@ -52,8 +70,8 @@ class StatisticsOutput:
 
 def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str,
                      until: int | None = None) -> StatisticsOutput:
-    """The tables under stats/<date>/ of each business date with deliveries past the watermark, the newest
-    date's pyramid; the watermark moves past each date's deliveries once its files are written.
+    """The tables under stats/<date>/ of each date of statistics_dates, the newest date's pyramid; the watermark
+    moves past each date's deliveries once its files are written.
 
     A date is written again when a later delivery of that date arrives (its figures restated); a late event
     that changes an earlier date does not rewrite that date's files (`juki stats --as-of` gives the restated
@@ -63,7 +81,8 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
     first = first_baseline_date(con)
     if not pending or first is None:
         return out
-    days = sorted({day for _, day in pending})
+    days = statistics_dates(con, stats_uri, pending)
+    delivered = {day for _, day in pending}
     for day in days:
         if day >= first:  # the register knows nothing before its first BASELINE
             out.day, out.tables = day, stats_files.daily_tables(con, day)
@@ -73,6 +92,8 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
                 out.pyramid_path, out.digests[f"{out.day.isoformat()}/pyramid.png"] = stats_files.write_pyramid(
                     out.pyramid, stats_uri, out.day)
                 fault("after-stats-file")
+        if day not in delivered:
+            continue  # a business day without a file: no delivery for the watermark to pass
         # the watermark passes the deliveries before the first one still waiting for its date
         waiting = [d for d, other in pending if other > day]
         done = [d for d, _ in pending if not waiting or d < min(waiting)]

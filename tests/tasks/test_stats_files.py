@@ -358,3 +358,42 @@ def test_report_that_does_not_balance_is_not_written(register, tmp_path):
     with pytest.raises(ReportDoesNotBalance, match=r"総計: 前年 1 \+ 増減数 0 ≠ 計 2"):
         write_report(register.con, YEAR, tmp_path / "report")
     assert not (tmp_path / "report").exists()
+
+
+# --- the daily files on every business day (schemas/business_calendar.py) -------------------
+
+def test_every_business_day_gets_its_statistics_even_without_a_file(register, monkeypatch):
+    """BASELINE on Friday 24 April, the next file on Thursday the 30th: 27 and 28 April (business days with no
+    file) get their figures too, the weekend and 昭和の日 (29 April) do not; a late file for the 28th later
+    rewrites only that day."""
+    from tasks import publish
+
+    monkeypatch.setattr("tasks.validate_rows.row_violations", lambda rows, business_date: pl.DataFrame(
+        schema={"line": pl.Int64, "rule_id": pl.String, "column": pl.String}))  # GX is not the subject here
+    stats_uri = str(register.root / "stats")
+    outcomes = register.ingest(
+        write_file(register.inbox, "2026-04-24", [event("b1", "BASELINE", "2020-01-01", "2026-04-24", **person(1))]),
+        write_file(register.inbox, "2026-04-30", [event("bir2", "BIRTH", "2026-04-27", "2026-04-30", **person(
+            2, household_id="H1", relationship="子", birth_date="2026-04-27"))]))
+    assert [o.rows_applied for o in outcomes] == [1, 1], register.quarantine()
+    written = ["2026-04-24", "2026-04-27", "2026-04-28", "2026-04-30"]
+    assert [d.isoformat() for d in publish.pending_dates(register.con, stats_uri)] == written  # balance-checked
+
+    out = publish.write_statistics(register.con, "run-1", stats_uri)
+
+    assert sorted(p.name for p in (register.root / "stats").iterdir()) == written
+    residents = {day: pl.read_csv(register.root / "stats" / day / "population.csv")["residents"].sum()
+                 for day in written}
+    assert residents == {"2026-04-24": 1, "2026-04-27": 2, "2026-04-28": 2, "2026-04-30": 2}
+    births = pl.read_csv(register.root / "stats" / "2026-04-27" / "movements.csv")["births"].sum()
+    assert births == 1 and out.day == dt.date(2026, 4, 30) and "2026-04-28/population.csv" in out.digests
+    assert register.rows("select delivery_no from publish_watermark where output = 'statistics' "
+                         "order by delivery_no") == [(1,), (2,)]  # a day without a file moves no watermark
+
+    before = tree(register.root / "stats")
+    register.ingest(write_file(register.inbox, "2026-04-28", [
+        event("mov1", "MOVE_WITHIN", "2026-04-28", resident_code=R(1), town_code="0002", address_line="9-9")]))
+    assert [d.isoformat() for d in publish.pending_dates(register.con, stats_uri)] == ["2026-04-28"]
+    publish.write_statistics(register.con, "run-2", stats_uri)
+    changed = {name for name, data in tree(register.root / "stats").items() if before.get(name) != data}
+    assert {name.partition("/")[0] for name in changed} == {"2026-04-28"} and "2026-04-28/movements.csv" in changed

@@ -6,7 +6,7 @@
 #   2. waits for /api/health, creates (or overwrites) the process work pool juki-process
 #   3. `prefect --no-prompt deploy --all` from the checkout, then the automations of automations.yaml
 #   4. a process worker for juki-process: same venv, flow runs in the checkout, data/ as the store
-# Ctrl-C stops the worker (and any flow run it started), then the server, and ends with status 0.
+# Ctrl-C stops the worker (and any flow run it started), then the server, quietly, and ends with status 0.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -61,28 +61,39 @@ alive() {
     return 1
 }
 
-# Stop one process tree: signal $3, up to $2 seconds' grace, then KILL what is left.
+# Stop processes (pids given): signal $3, up to $2 seconds' grace, then KILL what is left.
 stop() {
-    local name=$1 grace=$2 sig=$3 pid=$4 pids
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    pids=$(tree "$pid")
+    local name=$1 grace=$2 sig=$3
+    shift 3
+    alive "$@" || return 0
     echo "serve: stopping the $name …" >&2
-    kill -"$sig" $pids 2>/dev/null || true
+    kill -"$sig" "$@" 2>/dev/null || true
     for _ in $(seq $((grace * 4))); do
-        alive $pids || return 0
+        alive "$@" || return 0
         sleep 0.25
     done
     echo "serve: the $name did not exit within ${grace} s of SIG$sig: killed" >&2
-    kill -KILL $pids 2>/dev/null || true
+    kill -KILL "$@" 2>/dev/null || true
 }
 
 cleanup() {
     trap - INT TERM EXIT
-    # Prefect 3.9.1's worker takes SIGINT as its Ctrl-C but here never finished that shutdown (it then
-    # waits for a second Ctrl-C, which Prefect turns into SIGKILL): a short grace, then KILL. A flow run
-    # it started goes with it; each file is applied in one DuckDB transaction, so the store stays whole.
-    stop worker 5 INT "$worker_pid"
-    stop server 30 TERM "$server_pid"
+    local runs=''
+    if [[ -n $worker_pid ]] && kill -0 "$worker_pid" 2>/dev/null; then
+        runs=$(tree "$worker_pid")
+        runs=${runs#"$worker_pid"}
+        # Prefect 3.9.1's worker takes SIGINT (or TERM) as its Ctrl-C but here never finished that shutdown,
+        # printing "Received SIGINT…" and its queue's "Still processing items…" on the way: KILL it, which
+        # stops it at once and says nothing. It holds no state of ours; the server notices its heartbeats end.
+        echo "serve: stopping the worker …" >&2
+        kill -KILL "$worker_pid" 2>/dev/null || true
+    fi
+    # A flow run it started gets TERM, so Prefect records it Crashed (and on_crashed reports it) while the
+    # server is still up; each file is applied in one DuckDB transaction, so the store stays whole.
+    # shellcheck disable=SC2086
+    [[ -z ${runs// /} ]] || stop "flow run(s) the worker started" 30 TERM $runs
+    # shellcheck disable=SC2046
+    [[ -z $server_pid ]] || stop server 30 TERM $(tree "$server_pid")
     echo "serve: stopped (the server's data stays in ${PREFECT_HOME#"$ROOT"/})" >&2
 }
 trap cleanup EXIT

@@ -101,13 +101,17 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validat
     for line in private_use_lines(change_file):
         reasons.setdefault(line, []).append(("PRIVATE_USE_CHARACTER", None))
     rows = change_file.rows
+    again: tuple[int, ...] = ()
     if rows.height:
-        for line, rule, column in row_violations(rows, change_file.business_date).iter_rows():
+        state = state_violations(con, rows)
+        duplicates = state.filter(pl.col("rule_id") == "DUPLICATE_EVENT_ID")["line"]
+        again = tuple(already_applied(con, rows.filter(pl.col("line").is_in(duplicates)))) if duplicates.len() else ()
+        # A row applied before with the same content passed the row rules then and is skipped: GX skips it too.
+        fresh = rows.filter(~pl.col("line").is_in(again)) if again else rows
+        for line, rule, column in row_violations(fresh, change_file.business_date).iter_rows():
             reasons.setdefault(line, []).append((rule, column))
-        for line, rule in state_violations(con, rows).iter_rows():
+        for line, rule in state.iter_rows():
             reasons.setdefault(line, []).append((rule, None))
-    duplicates = [line for line, found in reasons.items() if ("DUPLICATE_EVENT_ID", None) in found]
-    again = tuple(already_applied(con, rows.filter(pl.col("line").is_in(duplicates)))) if duplicates else ()
     unused = unused_columns(rows).height if rows.height else 0
     return Validation(reasons, unused, again)
 

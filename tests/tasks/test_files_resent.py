@@ -143,3 +143,22 @@ def test_runs_recorded_before_the_rules_replay_as_they_ran_and_new_runs_verify(t
 
     report = replay(settings, tmp_path / "scratch", verify=True)
     assert report.ok, report.summary()
+
+
+def test_rows_applied_before_are_not_judged_by_the_row_rules_again(city, monkeypatch):
+    """The GX row rules cost per row: a whole file re-sent after a cut runs them on the new rows only."""
+    from tasks import validate_rows
+
+    text = csv_text(nine_rows())
+    send(city, cut_after(text, 8), "first")
+    judged: list[int] = []
+    real = validate_rows.row_violations
+
+    def recording(rows, business_date):
+        judged.append(rows.height)
+        return real(rows, business_date)
+
+    monkeypatch.setattr(validate_rows, "row_violations", recording)
+    whole = send(city, text.encode("utf-8"), "again")
+    assert (whole.rows_applied, whole.rows_skipped) == (1, 8)
+    assert judged == [1]

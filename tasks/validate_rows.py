@@ -10,6 +10,9 @@ known event types only (an unknown one is refused anyway); "" counts as not give
 from __future__ import annotations
 
 import datetime
+import logging
+import os
+import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
 
 LINE = "line"
+# A running Dask scheduler whose workers keep Great Expectations imported (docs/decisions.md, "GX somewhere warm").
+GX_ADDRESS_VARIABLE = "JUKI_GX_DASK_ADDRESS"
+GX_CONNECT_SECONDS = 10
 VIOLATION_SCHEMA = {"line": pl.Int64, "rule_id": pl.String, "column": pl.String}
 WARNING_SCHEMA = {"line": pl.Int64, "column": pl.String}
 
@@ -42,6 +48,25 @@ def _suite():
     from schemas.expectations import build_suite
 
     return build_suite()
+
+
+def warm() -> float:
+    """Import Great Expectations and build the suite now, not inside a validation: the seconds it took."""
+    started = time.perf_counter()
+    _suite()
+    return time.perf_counter() - started
+
+
+def dask_setup(worker) -> None:
+    """`dask worker ADDRESS --preload tasks.validate_rows`: the worker imports GX once, before any file."""
+    warm()
+
+
+@cache
+def _client(address: str):
+    from distributed import Client
+
+    return Client(address, timeout=GX_CONNECT_SECONDS, set_as_default=False)
 
 
 def validation_result(frame: pl.DataFrame,
@@ -88,7 +113,19 @@ def _unexpected_lines(unexpected_index_list: list[dict[str, Any]]) -> list[tuple
 
 
 def row_violations(frame: pl.DataFrame, business_date: datetime.date) -> pl.DataFrame:
-    """Row-rule violations of one change file: one row per (line, rule_id, column)."""
+    """Row-rule violations of one change file: one row per (line, rule_id, column); on the warm cluster if one is set."""
+    address = os.environ.get(GX_ADDRESS_VARIABLE)
+    if address and frame.height:
+        try:
+            return _client(address).submit(judged_here, frame, business_date, pure=False).result()
+        except (OSError, TimeoutError) as exc:  # a cold validation is slower, not wrong
+            logging.getLogger(__name__).warning("no GX cluster at %s (%s): validating in this process",
+                                                address, type(exc).__name__)
+    return judged_here(frame, business_date)
+
+
+def judged_here(frame: pl.DataFrame, business_date: datetime.date) -> pl.DataFrame:
+    """row_violations in this process."""
     if frame.height == 0:
         return pl.DataFrame(schema=VIOLATION_SCHEMA)
     parts = [pl.DataFrame(schema=VIOLATION_SCHEMA)]

@@ -412,3 +412,34 @@ def test_importing_the_task_module_does_not_import_great_expectations():
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                                check=True, cwd=Path(__file__).resolve().parents[2])
     assert completed.stdout.strip() == "False"
+
+
+def test_a_warm_cluster_gives_the_same_violations(monkeypatch):
+    from distributed import LocalCluster
+
+    import tasks.validate_rows as validate_rows
+
+    rows = frame([row for _, row in ALL_ROWS])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        monkeypatch.setenv(validate_rows.GX_ADDRESS_VARIABLE, cluster.scheduler_address)
+        try:
+            on_cluster = row_violations(rows, BUSINESS_DATE)
+        finally:
+            validate_rows._client(cluster.scheduler_address).close()
+            validate_rows._client.cache_clear()
+    assert on_cluster.equals(validate_rows.judged_here(rows, BUSINESS_DATE))
+
+
+def test_without_the_cluster_it_validates_here(monkeypatch, caplog):
+    import socket
+
+    import tasks.validate_rows as validate_rows
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv(validate_rows.GX_ADDRESS_VARIABLE, f"tcp://127.0.0.1:{port}")
+    monkeypatch.setattr(validate_rows, "GX_CONNECT_SECONDS", 1)
+    rows = frame([valid_row("DEATH", event_id="bad id")])
+    assert row_violations(rows, BUSINESS_DATE).rows() == [(2, "EVENT_ID_FORMAT", "event_id")]
+    assert "validating in this process" in caplog.text

@@ -65,6 +65,15 @@ def register_digest(con: duckdb.DuckDBPyConnection, known_at: dt.datetime | None
     return lanes_digest(kept_sums(con))
 
 
+def history_digests(con: duckdb.DuckDBPyConnection, moments: list[dt.datetime]) -> dict[dt.datetime, str]:
+    """The register digest as known at each of these moments (UTC), all from one pass over the versions."""
+    if not moments:
+        return {}
+    sql = _sql("history_lanes.sql").replace("{row_hash}", row_hash_sql())
+    rows = con.sql(sql, params={"moments": list(moments)}).fetchall()
+    return {known_at: lanes_digest(sums) for known_at, *sums in rows}
+
+
 def digest_like(con: duckdb.DuckDBPyConnection, recorded: str | None, known_at: dt.datetime | None = None,
                 without: tuple[str, ...] = ()) -> str:
     """The register digest recomputed with the definition the recorded digest has."""

@@ -246,11 +246,18 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
         kept = _until(order, until)
         live = _live_digests(con) if verify and len(kept) == len(order) else None
         history, erased = {}, {}
-        for run_id, row, _files in kept:
-            if verify and row is not None and row["finished_at"] is not None:
-                # a retention run since cleared some residents' rows as known then: prove the others
-                erased[run_id] = codes = retention.erased_after(con, row["finished_at"])
-                history[run_id] = audit.digest_like(con, row["register_sha256"], row["finished_at"], codes)
+        finished = [(run_id, row) for run_id, row, _files in kept
+                    if verify and row is not None and row["finished_at"] is not None]
+        for run_id, row in finished:
+            # a retention run since cleared some residents' rows as known then: prove the others
+            erased[run_id] = retention.erased_after(con, row["finished_at"])
+        # the usual case in one pass over the live versions; a legacy digest or an erasure since, one by one
+        alike = [row["finished_at"] for run_id, row in finished
+                 if not audit.is_legacy(row["register_sha256"]) and not erased[run_id]]
+        at = audit.history_digests(con, alike)
+        for run_id, row in finished:
+            history[run_id] = at.get(row["finished_at"]) if row["finished_at"] in alike else audit.digest_like(
+                con, row["register_sha256"], row["finished_at"], erased[run_id])
     runs, total = [], len(order)
     problems = _ledger_problems(deliveries, order, total)
     for position, (run_id, row, files) in enumerate(kept, 1):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import tasks.validate_rows
 from juki_core.store import connect
-from tasks.audit import SUM_PREFIX, digest_like, is_legacy, register_digest, register_rows_sql, rows_digest
+from tasks.audit import SUM_PREFIX, digest_like, history_digests, is_legacy, register_digest, register_rows_sql, rows_digest
 from tests.builders import event, person, resident_code, write_file
 from tests.conftest import Register
 from tests.test_properties import BASELINE_DAY, baseline_rows, generate, no_row_violations
@@ -59,6 +59,7 @@ def test_the_digest_kept_per_batch_equals_a_full_recomputation_after_every_batch
     with tempfile.TemporaryDirectory() as tmp, \
             mock.patch.object(tasks.validate_rows, "row_violations", no_row_violations):
         register = Register(Path(tmp))
+        moments = {}
         try:
             for business_date, rows in batches:
                 register.ingest(write_file(register.inbox, business_date.isoformat(), rows))
@@ -67,6 +68,11 @@ def test_the_digest_kept_per_batch_equals_a_full_recomputation_after_every_batch
                 assert kept == register_digest(register.con, full=True)
                 hashes = [h for (h,) in register.rows(f"select row_hash from ({register_rows_sql()})", known_at=None)]
                 assert kept == rows_digest(hashes)
+                moments[dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)] = kept
+            # the replay's one pass over the history gives each batch's digest as known right after it
+            assert history_digests(register.con, list(moments)) == moments
+            first = min(moments) - dt.timedelta(days=1)
+            assert history_digests(register.con, [first]) == {first: register_digest(register.con, first)}
         finally:
             register.con.close()
 

@@ -79,9 +79,11 @@ def city(residents: int) -> Path:
 def base_store(residents: int) -> Path:
     """A store with the BASELINE and the days before DAY taken in (each as its own daily run)."""
     base = DATA / f"base{residents // 1000}k"
-    if (base / "registry.duckdb").is_file():
-        return base
+    pristine = base.with_name(base.name + ".pristine")
+    if (pristine / "registry.duckdb").is_file() or (base / "registry.duckdb").is_file():
+        return base  # fresh_copy puts the pristine one back before each measurement
     shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(pristine, ignore_errors=True)
     files = sorted(p for p in city(residents).glob("*.csv") if p.stem.rsplit("_", 1)[1] < DAY)
     r = timed_child([PYTHON, __file__, "--child", "base", "--store", str(base / "registry.duckdb"),
                      "--files", *map(str, files)])
@@ -102,11 +104,17 @@ def baseline(residents: int) -> dict:
     return {"wall": r["wall"], "peak": r["peak"], "steps": r["stdout"].strip(), "load": load()}
 
 
-def fresh_copy(base: Path, name: str) -> Path:
-    work = DATA / "work" / name
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(base, work)
-    return work
+def fresh_copy(base: Path) -> Path:
+    """The base store as it was built, at the path it was built at (kept once as <base>.pristine).
+
+    The outputs' watermarks name their targets (outbox/<name>/ beside the store), so a copy anywhere else
+    would publish every change feed again from the BASELINE on: that is not a day's cost."""
+    pristine = base.with_name(base.name + ".pristine")
+    if not pristine.is_dir():
+        shutil.copytree(base, pristine)
+    shutil.rmtree(base)
+    shutil.copytree(pristine, base)
+    return base
 
 
 # --- children -------------------------------------------------------------------------------------
@@ -211,7 +219,7 @@ def child_day(store: Path, uri: str, warm: bool) -> None:
 # --- measurements ---------------------------------------------------------------------------------
 
 def in_process(base: Path, uri: str) -> dict:
-    work = fresh_copy(base, "in-process")
+    work = fresh_copy(base)
     r = timed_child([PYTHON, __file__, "--child", "day", "--warm", "--store", str(work / "registry.duckdb"),
                      "--files", uri])
     out = json.loads(r["stdout"].strip().splitlines()[-1])
@@ -220,7 +228,7 @@ def in_process(base: Path, uri: str) -> dict:
 
 
 def whole_process(base: Path, uri: str) -> dict:
-    work = fresh_copy(base, "whole-process")
+    work = fresh_copy(base)
     r = timed_child([PYTHON, __file__, "--child", "day", "--store", str(work / "registry.duckdb"), "--files", uri])
     return {"wall": r["wall"], "peak": r["peak"], "load": load()}
 
@@ -256,7 +264,7 @@ def through_server(base: Path, uri: str) -> dict | None:
                 time.sleep(1)
         runs = []
         for n in range(2):  # the first run also registers the flow; the second is a day's steady cost
-            work = fresh_copy(base, f"server-{n}")
+            work = fresh_copy(base)
             r = timed_child([PYTHON, "-m", "juki.cli", "--store", str(work / "registry.duckdb"), "ingest", uri],
                             env={k: env[k] for k in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_LOGGING_LEVEL",
                                                      "PREFECT_SERVER_ANALYTICS_ENABLED")})
@@ -351,7 +359,7 @@ def main() -> None:
     say(f"juki day benchmark: {args.residents:,} residents, day {DAY}, {os.cpu_count()} cores ({load()})")
     base = base_store(args.residents)
     uri = str(next(city(args.residents).glob(f"*_{DAY}.csv")))
-    f = floors(base)
+    f = floors(fresh_copy(base))
     say(f"register: {f['residents']:,} residents now")
     say(f"raw floors: population of one date {f['population']:.2f} s; current residents to zstd Parquet "
         f"{f['snapshot']:.2f} s, {f['snapshot_mb']:.0f} MB ({f['load']})")
@@ -379,7 +387,7 @@ def main() -> None:
     b = baseline(args.residents)
     say(f"BASELINE alone, a fresh process: {b['wall']:.1f} s, peak {b['peak'] / GiB:.2f} GiB ({b['load']}); "
         f"{b['steps']}")
-    r = read_commands(base)
+    r = read_commands(fresh_copy(base))
     say("read commands (whole process): " + "; ".join(
         f"stats {n} {v['wall']:.2f} s, {v['peak'] / 2**20:.0f} MiB" for n, v in r.items()) + f" ({load()})")
     p = None if args.skip_peer else peer(args.residents)

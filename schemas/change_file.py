@@ -29,8 +29,9 @@ COLUMNS_V1: tuple[str, ...] = (
     "stay_expiry_date", "foreign_resident_category", "support_measure", "cancels_event_id",
 )
 # Columns added after version 1 of the agreement: a header may leave them out (read as not given), so
-# a version-1 file is still whole. former_surname: 旧氏 (Japanese, on request); stay_period: 在留期間 (MID_LONG).
-ADDED_COLUMNS: tuple[str, ...] = ("former_surname", "stay_period")
+# a version-1 file is still whole. former_surname: 旧氏 (Japanese, on request); stay_period: 在留期間 (MID_LONG);
+# new_resident_code: the 住民票コード issued in place of resident_code (RESIDENT_CODE_CHANGE).
+ADDED_COLUMNS: tuple[str, ...] = ("former_surname", "stay_period", "new_resident_code")
 COLUMNS: tuple[str, ...] = COLUMNS_V1 + ADDED_COLUMNS
 COMMON_COLUMNS = ("event_id", "event_type", "effective_date", "notified_date", "resident_code")
 DATE_COLUMNS = ("effective_date", "notified_date", "birth_date", "address_since", "stay_expiry_date")
@@ -110,6 +111,9 @@ EVENT_TYPES: dict[str, EventType] = {e.code: e for e in (
     # 転出確定: the new municipality's 転入通知 gives the actual move-out date (effective_date) and the
     # destination; it replaces the person's planned MOVE_OUT (tasks/apply.py), earlier or later
     EventType("MOVE_OUT_CONFIRMED", "転出確定", "current", ("dest_address",)),
+    # 住民票コードの変更請求 (住基法30条の4): resident_code is the code given up, new_resident_code the one issued;
+    # the person stays one person of the register (tasks/apply.py maps every code they had to their first)
+    EventType("RESIDENT_CODE_CHANGE", "住民票コードの変更", "current", ("new_resident_code",)),
     EventType("DEATH", "死亡", "current", ()),
     EventType("REMOVAL_BY_AUTHORITY", "職権消除", "current", ()),
     EventType("CANCEL", "取消", "cancel_target", ("cancels_event_id",)),
@@ -263,6 +267,9 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("DATE_INVALID", "row", "A date column is not a real YYYY-MM-DD date."),
     Rule("RESIDENT_CODE_FORMAT", "row", "resident_code is not 11 digits."),
     Rule("RESIDENT_CODE_CHECK_DIGIT", "row", "resident_code fails its check digit."),
+    Rule("NEW_RESIDENT_CODE_FORMAT", "row", "new_resident_code is not 11 digits."),
+    Rule("NEW_RESIDENT_CODE_CHECK_DIGIT", "row", "new_resident_code fails its check digit."),
+    Rule("NEW_RESIDENT_CODE_UNCHANGED", "row", "new_resident_code is the resident_code it replaces."),
     Rule("MY_NUMBER_FORMAT", "row", "my_number is not 12 digits."),
     Rule("MY_NUMBER_CHECK_DIGIT", "row", "my_number fails its check digit."),
     Rule("HOUSEHOLD_ID_FORMAT", "row", "household_id is not 1-20 characters of 0-9, A-Z, a-z and -."),
@@ -308,6 +315,12 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("MOVE_OUT_NOT_PLANNED", "state", "A 転出確定 for a person whose last removal is not a MOVE_OUT to confirm."),
     Rule("CANCEL_TARGET_IS_CONFIRMATION", "state",
          "cancels_event_id names a 転出確定; the move-out it replaced cannot come back (re-send the MOVE_OUT)."),
+    Rule("RESIDENT_CODE_IN_USE", "state",
+         "new_resident_code is already a 住民票コード of the register (of this person or another)."),
+    Rule("RESIDENT_CODE_REPLACED", "state",
+         "resident_code was replaced by a new 住民票コード on or before effective_date (use the new code)."),
+    Rule("CANCEL_TARGET_IS_CODE_CHANGE", "state",
+         "cancels_event_id names a 住民票コードの変更; a code once issued is not taken back (change it again)."),
     Rule("HOUSEHOLD_HAS_HEAD", "state", "The household already has a 世帯主 on a date on which this row makes a second one."),
     Rule("DEPENDS_ON_REFUSED_ROW", "state", "An earlier row of the file for this resident was refused."),
 )}

@@ -15,3 +15,6 @@ alter table event add column if not exists former_surname varchar;
 alter table event add column if not exists stay_period varchar;
 alter table resident_version add column if not exists former_surname varchar;
 alter table resident_version add column if not exists stay_period varchar;
+-- 住民票コードの変更 (RESIDENT_CODE_CHANGE): the new code on the event and on the versions it is in force for
+alter table event add column if not exists new_resident_code varchar;
+alter table resident_version add column if not exists new_resident_code varchar;

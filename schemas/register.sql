@@ -60,7 +60,8 @@ create table if not exists event (
     recorded_at               timestamp not null,
     cancelled_by              varchar,
     former_surname            varchar,               -- 旧氏 (columns added after version 1 of the agreement)
-    stay_period               varchar                -- 在留期間
+    stay_period               varchar,               -- 在留期間
+    new_resident_code         varchar                -- the 住民票コード a RESIDENT_CODE_CHANGE issues
 );
 
 -- one row per version of one person's record (the standard's 履歴番号 rows), on two axes:
@@ -102,7 +103,10 @@ create table if not exists resident_version (
     foreign_resident_category varchar,
     support_measure           boolean not null,
     former_surname            varchar,
-    stay_period               varchar
+    stay_period               varchar,
+    -- the 住民票コード in force for this version when it is no longer resident_code (the person key: the code the
+    -- register first knew them by, which keys every version and event of theirs; docs/decisions.md)
+    new_resident_code         varchar
 );
 
 -- one row per refused change row, with every reason; raw_row stays inside the register

@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES, residence_status_starts
 from tasks.audit import adjust_register_digest
-from tasks.history import RECORD_FIELDS, judge, judge_cancel, judge_confirmation, versions
+from tasks.history import RECORD_FIELDS, codes as codes_of, judge, judge_cancel, judge_confirmation, replaced_on, versions
 from tasks.read import ChangeFile, FileRefused
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -54,6 +54,33 @@ class Judgement:
     touched: list[str] = field(default_factory=list)
     refusals: dict[int, list[tuple[str, str | None]]] = field(default_factory=dict)  # line -> (rule, column)
     skipped_lines: list[int] = field(default_factory=list)  # applied before with the same content
+    persons: dict[int, str] = field(default_factory=dict)  # line -> person key, where the row named a later code
+
+
+@dataclass
+class CodeHistory:
+    """The 住民票コード a file names that a RESIDENT_CODE_CHANGE issued, and the file's new codes already held."""
+
+    person: dict[str, str] = field(default_factory=dict)  # issued code -> person key (the first code)
+    in_register: set[str] = field(default_factory=set)  # new codes of the file's changes the register holds
+
+
+def code_history(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> CodeHistory:
+    """What the register knows of the codes a file names (tasks/sql/resident_codes.sql)."""
+    con.register("incoming", rows.select("resident_code", "new_resident_code"))
+    try:
+        found = con.sql(sql("resident_codes.sql")).fetchall()
+    finally:
+        con.unregister("incoming")
+    return CodeHistory({code: person for code, person, _ in found if person is not None},
+                       {code for code, _, held in found if held})
+
+
+def with_person_keys(rows: pl.DataFrame, history: CodeHistory) -> pl.DataFrame:
+    """resident_code replaced by the person key where the row names a code a RESIDENT_CODE_CHANGE issued."""
+    if not history.person:
+        return rows
+    return rows.with_columns(resident_code=pl.col("resident_code").replace(history.person))
 
 
 def typed(rows: pl.DataFrame) -> pl.DataFrame:
@@ -74,6 +101,7 @@ def state_violations(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.D
 def already_applied(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> list[int]:
     """Lines whose event id was applied before with the same content (see `canonical`), first in the file only."""
     firsts = rows.filter(pl.col("event_id").is_not_null()).unique("event_id", keep="first", maintain_order=True)
+    firsts = with_person_keys(firsts, code_history(con, firsts))  # stored under the person key
     con.register("incoming", firsts.select("event_id"))
     try:
         stored = con.sql(sql("applied_events.sql")).pl()
@@ -114,21 +142,30 @@ def stored_events(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> dict[st
 
 def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[tuple[str, str | None]]],
                stored: dict[str, list[dict]], heads: pl.DataFrame | None = None,
-               skipped: tuple[int, ...] = ()) -> Judgement:
+               skipped: tuple[int, ...] = (), codes: CodeHistory | None = None) -> Judgement:
     """Judge every row in file order against the register; `prior` holds the row and SQL refusals.
 
     `heads` (the register's 世帯主 intervals, tasks/heads.py) turns on the one-head-per-household rule;
-    `skipped` lines were applied before with the same content and are not judged again.
+    `skipped` lines were applied before with the same content and are not judged again; `codes` maps the
+    住民票コード that changes issued to their person (every row is judged, and stored, under the person key).
     """
+    codes = codes or CodeHistory()
     rows = typed(change_file.rows).with_columns(
-        business_date=pl.lit(change_file.business_date), delivery_no=pl.lit(delivery_no, pl.Int64))
+        business_date=pl.lit(change_file.business_date), delivery_no=pl.lit(delivery_no, pl.Int64),
+        sent_code=pl.col("resident_code"))
+    rows = with_person_keys(rows, codes)
+    issued_here = set(rows.filter(pl.col("event_type") == "RESIDENT_CODE_CHANGE")["new_resident_code"]
+                      .drop_nulls().to_list())
+    first_line = dict(rows.group_by("sent_code").agg(pl.col("line").min()).iter_rows())
+    person_of = dict(codes.person)  # grows with the file's accepted changes
+    person_at: dict[int, str] = {}  # accepted line -> person key
     if skipped:
         rows = rows.filter(~pl.col("line").is_in(list(skipped)))
     result = Judgement(refusals={line: list(reasons) for line, reasons in prior.items()},
                        skipped_lines=sorted(skipped))
     counts = rows.group_by("resident_code").len()
     single = set(counts.filter(pl.col("len") == 1)["resident_code"].to_list())
-    is_fast = (pl.col("resident_code").is_in(list(single - stored.keys()))
+    is_fast = (pl.col("resident_code").is_in(list(single - stored.keys() - issued_here))
                & pl.col("event_type").is_in(ADDING) & ~pl.col("line").is_in(list(prior))
                # a status with a start date is judged by the history replay (RESIDENCE_STATUS_NOT_IN_FORCE)
                & ~pl.col("residence_status").fill_null("").is_in(list(residence_status_starts())))
@@ -140,7 +177,8 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     steps: dict[str, list[tuple[int, list[dict]]]] = defaultdict(list)  # (line, chain after it) per person
     refused_residents: set[str] = set()
     for event in slow.to_dicts():
-        line, code = event["line"], event["resident_code"]
+        line, sent = event["line"], event["sent_code"]
+        code = event["resident_code"] = person_of.get(sent, sent)
         if code in refused_residents:
             result.refusals.setdefault(line, []).append(("DEPENDS_ON_REFUSED_ROW", None))
             continue
@@ -151,13 +189,24 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
         if code not in chains:
             chains[code] = list(stored.get(code, []))
             states[code] = _final_state(chains[code])
-        if event["event_type"] == "CANCEL":
+        # the code a row names must still be the person's on its effective date: a late event with a code
+        # replaced since lands on the person, one dated on or after the replacement is refused
+        replaced = replaced_on(code, chains[code], sent)
+        if replaced is not None and replaced <= event["effective_date"] and event["event_type"] != "CANCEL":
+            problem = "RESIDENT_CODE_REPLACED"
+        elif event["event_type"] == "CANCEL":
             problem = _cancel_target_problem(chains[code], event["cancels_event_id"], result)
             if problem is None:
                 problem, chains[code], states[code] = judge_cancel(
                     chains[code], states[code], event["cancels_event_id"])
             if problem is None:
                 result.cancellations[event["cancels_event_id"]] = event["event_id"]
+        elif event["event_type"] == "RESIDENT_CODE_CHANGE":
+            problem = _code_change_problem(code, chains[code], event, codes, first_line, person_of)
+            if problem is None:
+                problem, chains[code], states[code] = judge(chains[code], states[code], event)
+            if problem is None:
+                person_of[event["new_resident_code"]] = code
         elif event["event_type"] == "MOVE_OUT_CONFIRMED":
             problem, plan, chains[code], states[code] = judge_confirmation(chains[code], states[code], event)
             if problem is None:  # the plan stays in the ledger, marked replaced like a cancelled event
@@ -165,6 +214,9 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
         else:
             problem, chains[code], states[code] = judge(chains[code], states[code], event)
         if problem is None:
+            if sent != code:
+                result.persons[line] = code
+            person_at[line] = code
             result.accepted_lines.append(line)
             steps[code].append((line, chains[code]))
         else:
@@ -174,7 +226,7 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     if heads is not None:
         fast = _refuse_second_heads(result, slow, fast, stored, steps, chains, heads)
     accepted = set(result.accepted_lines)
-    changed = {e["resident_code"] for e in slow.to_dicts() if e["line"] in accepted}
+    changed = {person_at[line] for line in accepted if line in person_at}
     slow_versions = [v for code in sorted(changed) for v in versions(code, chains[code])]
     frames = [pl.DataFrame(slow_versions, schema=VERSION_SCHEMA, orient="row")
               if slow_versions else pl.DataFrame(schema=VERSION_SCHEMA)]
@@ -228,6 +280,20 @@ def _final_state(events: list[dict]) -> dict | None:
     return {c: last[c] for c in RECORD_FIELDS} | {"status": last["status"]}
 
 
+def _code_change_problem(code: str, chain: list[dict], event: dict, history: CodeHistory,
+                         first_line: dict[str, int], person_of: dict[str, str]) -> str | None:
+    """A 住民票コードの変更 gives up the person's newest code, after their last change, for a code nobody holds."""
+    new = event["new_resident_code"]
+    held = codes_of(code, chain)
+    if new in history.in_register or new in person_of or first_line.get(new, event["line"]) < event["line"]:
+        return "RESIDENT_CODE_IN_USE"
+    if held[-1][1] != event["sent_code"]:
+        return "RESIDENT_CODE_REPLACED"
+    if held[-1][0] is not None and event["effective_date"] < held[-1][0]:
+        return "LATE_EVENT_CONFLICT"
+    return None
+
+
 def _cancel_target_problem(chain: list[dict], target_id: str, result: Judgement) -> str | None:
     # Where the target is was checked in SQL; whether it is still there is known only now.
     if target_id in result.cancellations:
@@ -237,6 +303,8 @@ def _cancel_target_problem(chain: list[dict], target_id: str, result: Judgement)
         return "CANCEL_TARGET_UNKNOWN"
     if target["event_type"] == "MOVE_OUT_CONFIRMED":
         return "CANCEL_TARGET_IS_CONFIRMATION"
+    if target["event_type"] == "RESIDENT_CODE_CHANGE":
+        return "CANCEL_TARGET_IS_CODE_CHANGE"
     return None
 
 
@@ -257,6 +325,7 @@ def _first_versions(rows: pl.DataFrame) -> pl.DataFrame:
         .then(pl.coalesce("address_since", "effective_date")).otherwise(pl.col("effective_date")),
         address_notified_date=pl.col("notified_date"),
         dest_address=pl.lit(None, pl.String),
+        new_resident_code=pl.lit(None, pl.String),
     ).select(VERSION_SCHEMA.keys())
 
 
@@ -307,7 +376,11 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
         raise FileRefused(change_file.name, "FILE_TOO_MANY_REFUSED",
                           f"{quarantined} of {rows_read} rows refused, more than "
                           f"{max_refused_share:.0%} ({top})")
-    accepted = typed(change_file.rows).filter(pl.col("line").is_in(judgement.accepted_lines)).select(
+    persons = pl.DataFrame({"line": list(judgement.persons), "person": list(judgement.persons.values())},
+                           schema={"line": pl.Int64, "person": pl.String})
+    accepted = typed(change_file.rows).filter(pl.col("line").is_in(judgement.accepted_lines)).join(
+        persons, on="line", how="left", maintain_order="left").with_columns(
+        resident_code=pl.coalesce("person", "resident_code")).select(  # stored under the person key
         *COLUMNS,
         business_date=pl.lit(change_file.business_date),
         delivery_no=pl.lit(delivery.delivery_no, pl.Int64),

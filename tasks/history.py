@@ -17,7 +17,8 @@ Event = dict[str, Any]
 Record = dict[str, Any]
 
 # The derived columns of a resident record besides those a change row carries.
-DERIVED = ("resident_since", "address_since", "address_notified_date", "dest_address")
+# new_resident_code: the 住民票コード in force when a RESIDENT_CODE_CHANGE replaced the person key (resident_code).
+DERIVED = ("resident_since", "address_since", "address_notified_date", "dest_address", "new_resident_code")
 RECORD_FIELDS = tuple(dict.fromkeys(RECORD_COLUMNS + DERIVED))
 
 
@@ -81,6 +82,7 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
         record["address_since"] = since or event["effective_date"]
         record["address_notified_date"] = event["notified_date"]
         record["dest_address"] = None
+        record["new_resident_code"] = None
     else:
         record = dict(state)
         if kind == "MOVE_WITHIN":
@@ -120,6 +122,8 @@ def apply_event(state: Record | None, event: Event) -> tuple[Record | None, str 
                 if event[column] is not None:
                     record[column] = (_support(event[column]) if column == "support_measure"
                                       else event[column])
+        elif kind == "RESIDENT_CODE_CHANGE":
+            record["new_resident_code"] = event["new_resident_code"]
         elif kind in ("MOVE_OUT", "MOVE_ABROAD", "MOVE_OUT_CONFIRMED"):
             record["dest_address"] = event["dest_address"]
     record["status"] = "removed" if kind in REMOVING else "current"
@@ -207,6 +211,19 @@ def judge_confirmation(events: list[Event], state: Record | None,
     if problem is not None:
         return problem, None, events, state
     return None, plan["event_id"], new_events, new_state
+
+
+def codes(person: str, events: list[Event]) -> list[tuple[Any, str]]:
+    """The person's 住民票コード in order, each with the day it took effect (None for the first, the person key)."""
+    return [(None, person)] + [(e["effective_date"], e["new_resident_code"]) for e in events
+                               if e["event_type"] == "RESIDENT_CODE_CHANGE"]
+
+
+def replaced_on(person: str, events: list[Event], code: str) -> Any:
+    """The day a later 住民票コード of the person replaced `code`, or None (still in force, or not theirs)."""
+    held = codes(person, events)
+    at = next((i for i, (_, c) in enumerate(held) if c == code), None)
+    return held[at + 1][0] if at is not None and at + 1 < len(held) else None
 
 
 def judge_cancel(events: list[Event], state: Record | None, target_id: str) -> tuple[str | None, list[Event], Record | None]:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from tasks.apply import (Delivery, already_applied, apply_file, judge_file, record_file, state_violations,
-                         stored_events)
+from tasks.apply import (Delivery, already_applied, apply_file, code_history, judge_file, record_file,
+                         state_violations, stored_events)
 from tasks.land import LandedFile, archive_file, check_regular_files, file_name, read_bytes
 from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
 
@@ -149,7 +149,7 @@ def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: V
     skipped = validation.applied_before if run_follows(con, delivery.run_id, APPLIED_ROWS) else ()
     reasons = {line: found for line, found in validation.reasons.items() if line not in skipped}
     judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, change_file.rows), heads,
-                           skipped)
+                           skipped, code_history(con, change_file.rows))
     counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)
     return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
 

@@ -19,14 +19,22 @@ baseline_first as (
     where event_type is distinct from 'BASELINE'
       and not exists (select 1 from file_ledger where status = 'applied' and has_baseline)
 ),
+issued as (
+    -- a code a RESIDENT_CODE_CHANGE issued names its person (the code the register first knew them by)
+    select new_resident_code as code, any_value(resident_code) as person
+    from event
+    where event_type = 'RESIDENT_CODE_CHANGE' and cancelled_by is null
+    group by new_resident_code
+),
 cancels as (
     -- the target is in the ledger, or an earlier row of this file (judged again when applied)
-    select i.line, i.resident_code,
+    select i.line, coalesce(p.person, i.resident_code) as resident_code,
            coalesce(e.event_id, f.event_id) as target_id,
            coalesce(e.resident_code, f.resident_code) as target_resident,
            coalesce(e.event_type, f.event_type) as target_type,
            e.cancelled_by
     from incoming as i
+    left join issued as p on p.code = i.resident_code
     left join event as e on e.event_id = i.cancels_event_id
     left join (select event_id, any_value(resident_code) as resident_code, any_value(event_type) as event_type,
                       min(line) as line

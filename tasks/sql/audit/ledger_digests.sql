@@ -12,7 +12,8 @@ with events as (
                                    delivery_no, file_sha256, line, run_id, cancelled_by)) as varchar)
                   -- columns added after version 1 count only when given (a version-1 ledger digests as before)
                   || case when coalesce(former_surname, stay_period) is null then ''
-                          else cast(to_json(row(former_surname, stay_period)) as varchar) end) as row_hash
+                          else cast(to_json(row(former_surname, stay_period)) as varchar) end
+                  || case when new_resident_code is null then '' else cast(to_json(row(new_resident_code)) as varchar) end) as row_hash
     from event
 ),
 refused as (

@@ -8,4 +8,5 @@ sha256(cast(to_json(row(resident_code, version_no, valid_from, valid_to, status,
                         residence_card_no, stay_expiry_date, foreign_resident_category,
                         support_measure)) as varchar)
        || case when coalesce(former_surname, stay_period) is null then ''
-               else cast(to_json(row(former_surname, stay_period)) as varchar) end)
+               else cast(to_json(row(former_surname, stay_period)) as varchar) end
+       || case when new_resident_code is null then '' else cast(to_json(row(new_resident_code)) as varchar) end)

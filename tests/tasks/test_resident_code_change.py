@@ -1,0 +1,100 @@
+"""住民票コードの変更 (RESIDENT_CODE_CHANGE): a new code for the same person, who stays one person of the register."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.builders import event, person, resident_code, write_file
+
+R = resident_code
+BASELINE_DATE = "2026-04-01"
+
+
+def city(register):
+    """Persons 1-3 resident since 2020 (1 and 2 one household); 1 is given R(101) in place of R(1) on 04-10."""
+    register.ingest(write_file(register.inbox, BASELINE_DATE, [
+        event("b1", "BASELINE", "2020-01-01", BASELINE_DATE, **person(1)),
+        event("b2", "BASELINE", "2020-01-01", BASELINE_DATE, **person(2, household_id="H1", relationship="妻",
+                                                                        sex="2", given_name="花子")),
+        event("b3", "BASELINE", "2020-01-01", BASELINE_DATE, **person(3))]))
+    (change,) = register.ingest(write_file(register.inbox, "2026-04-10", [
+        event("c1", "RESIDENT_CODE_CHANGE", "2026-04-10", resident_code=R(1), new_resident_code=R(101))]))
+    assert (change.rows_applied, change.rows_quarantined) == (1, 0), register.quarantine()
+
+
+def test_the_person_keeps_one_identity_and_later_events_use_the_new_code(register):
+    """Events with the new code land on the person; a late one with the old code too, if dated before the change."""
+    city(register)
+    (later,) = register.ingest(write_file(register.inbox, "2026-04-20", [
+        event("n1", "NAME_CHANGE", "2026-04-15", "2026-04-20", resident_code=R(101), family_name="佐藤",
+              given_name="太郎", family_name_kana="サトウ", given_name_kana="タロウ"),
+        event("m1", "MOVE_WITHIN", "2026-04-05", "2026-04-20", resident_code=R(1), town_code="0002",
+              address_line="4-5-6"),
+        event("m2", "MOVE_WITHIN", "2026-04-18", "2026-04-20", resident_code=R(2), town_code="0002",
+              address_line="4-5-6")]))
+    assert (later.rows_applied, later.rows_quarantined) == (3, 0), register.quarantine()
+    now = register.current(R(1), "2026-04-20")
+    assert (now["new_resident_code"], now["family_name"], now["town_code"]) == (R(101), "佐藤", "0002")
+    assert register.current(R(1), "2026-04-09")["new_resident_code"] is None
+    assert register.current(R(101), "2026-04-20") is None  # one person, keyed by the code first known
+    events = register.rows("select event_id, resident_code from event where event_id in ('c1', 'n1', 'm1') "
+                           "order by event_id")
+    assert events == [("c1", R(1)), ("m1", R(1)), ("n1", R(1))]
+    assert register.rows("select version_no, event_type from resident_version where recorded_to is null "
+                         "and resident_code = $c order by version_no", c=R(1)) == [
+        (1, "BASELINE"), (2, "MOVE_WITHIN"), (3, "RESIDENT_CODE_CHANGE"), (4, "NAME_CHANGE")]
+
+
+def test_the_rules_of_a_code_change(register):
+    """A new code in use, an unknown or replaced old code, a bad or unchanged new code, an old code used after."""
+    city(register)
+    bad = R(102)[:-1] + str((int(R(102)[-1]) + 1) % 10)
+
+    def refused(date: str, *rows: dict) -> dict[int, list[str]]:
+        (outcome,) = register.ingest(write_file(register.inbox, date, list(rows)), max_refused_share=1.0)
+        assert outcome.rows_applied == 0
+        return register.quarantine()
+
+    assert refused("2026-04-20",
+                   event("x1", "RESIDENT_CODE_CHANGE", "2026-04-20", resident_code=R(3), new_resident_code=R(2)),
+                   event("x2", "RESIDENT_CODE_CHANGE", "2026-04-20", resident_code=R(9), new_resident_code=R(109)),
+                   event("x3", "RESIDENT_CODE_CHANGE", "2026-04-20", resident_code=R(1), new_resident_code=R(103)),
+                   event("x4", "RESIDENT_CODE_CHANGE", "2026-04-20", resident_code=R(2), new_resident_code=bad),
+                   ) == {2: ["RESIDENT_CODE_IN_USE"], 3: ["PERSON_NOT_CURRENT"], 4: ["RESIDENT_CODE_REPLACED"],
+                         5: ["NEW_RESIDENT_CODE_CHECK_DIGIT"]}
+    assert refused("2026-04-21",
+                   event("y1", "RESIDENT_CODE_CHANGE", "2026-04-21", resident_code=R(3), new_resident_code=R(3)),
+                   # the old code on an event dated after the change: refused, the new code is to be used
+                   event("y2", "MOVE_WITHIN", "2026-04-12", "2026-04-21", resident_code=R(1), town_code="0002",
+                         address_line="4-5-6"),
+                   event("y3", "RESIDENT_CODE_CHANGE", "2026-04-21", resident_code=R(2), new_resident_code=R(1)),
+                   ) == {2: ["NEW_RESIDENT_CODE_UNCHANGED"], 3: ["RESIDENT_CODE_REPLACED"],
+                         4: ["RESIDENT_CODE_IN_USE"]}
+    assert refused("2026-04-22",
+                   event("z1", "CANCEL", "2026-04-22", resident_code=R(101), cancels_event_id="c1"),
+                   event("z2", "BIRTH", "2026-04-22", **person(2, birth_date="2026-04-22", relationship="子")),
+                   ) == {2: ["CANCEL_TARGET_IS_CODE_CHANGE"], 3: ["PERSON_ALREADY_KNOWN"]}
+    assert refused("2026-04-23",
+                   event("w1", "BIRTH", "2026-04-23", **person(101, birth_date="2026-04-23", household_id="H1",
+                                                               relationship="子")),
+                   ) == {2: ["PERSON_ALREADY_KNOWN"]}
+
+
+def test_a_second_change_and_a_change_within_one_file(register):
+    """A→B and B→C in one file, then rows by C: one person with three codes; A and B now refused after C."""
+    city(register)
+    (outcome,) = register.ingest(write_file(register.inbox, "2026-04-20", [
+        event("d1", "RESIDENT_CODE_CHANGE", "2026-04-15", "2026-04-20", resident_code=R(101),
+              new_resident_code=R(201)),
+        event("d2", "MOVE_WITHIN", "2026-04-16", "2026-04-20", resident_code=R(201), town_code="0002",
+              address_line="4-5-6"),
+        event("e3", "RESIDENT_CODE_CHANGE", "2026-04-20", resident_code=R(3), new_resident_code=R(303)),
+        event("e4", "HOUSEHOLD_CHANGE", "2026-04-20", resident_code=R(303), household_id="H1",
+              relationship="同居人"),
+        event("e5", "HOUSEHOLD_CHANGE", "2026-04-20", resident_code=R(101), household_id="H1",
+              relationship="世帯主")]), max_refused_share=1.0)
+    assert (outcome.rows_applied, outcome.rows_quarantined) == (4, 1), register.quarantine()
+    assert register.quarantine() == {6: ["RESIDENT_CODE_REPLACED"]}
+    assert register.current(R(1), "2026-04-20")["new_resident_code"] == R(201)
+    assert register.current(R(3), "2026-04-20")[("new_resident_code")] == R(303)
+    assert register.current(R(3), "2026-04-20")["household_id"] == "H1"

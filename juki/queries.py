@@ -10,7 +10,7 @@ import duckdb
 
 from juki_core.store import has_table
 from schemas.change_file import ADDING, mask_my_number
-from tasks.summary import BeforeRegister, check_known
+from tasks.summary import BeforeRegister, check_known, person_key
 
 # read here, not through tasks.apply, which would import polars and pyarrow into every read command
 PERSON_VERSIONS = Path(__file__).resolve().parent.parent / "tasks" / "sql" / "person_versions.sql"
@@ -38,17 +38,34 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
     if not re.fullmatch(r"\d{11}", resident_code):
         raise BeforeRegister(f"{resident_code!r} is not a resident code (11 digits)")
     check_known(con, day)
+    person = person_key(con, resident_code)
     versions = dicts(con.sql(PERSON_VERSIONS.read_text(encoding="utf-8"),
-                             params={"resident_code": resident_code, "known_at": known_at}))
+                             params={"resident_code": person, "known_at": known_at}))
     history = _with_foreign_resident_since([_public(v) for v in versions])
     on_day = [v for v in history if v["valid_from"] <= day and (v["valid_to"] is None or v["valid_to"] > day)]
     record = on_day[-1] if on_day else None
     shown = {"resident_code": resident_code, "status": record["status"] if record else "unknown",
              "record": record, "history": history}
-    erased = _erasure(con, resident_code)
+    shown |= resident_codes(person, history, resident_code)
+    erased = _erasure(con, person)
     if erased:
         shown["erased"] = erased
     return shown
+
+
+def resident_codes(person: str, history: list[dict], asked: str) -> dict:
+    """The person's 住民票コード when one was changed (住民票コードの変更): each with its first day, and whether the
+    code asked for has been replaced."""
+    held = [{"resident_code": person, "since": None}] + [
+        {"resident_code": v.get("new_resident_code"), "since": v["valid_from"]} for v in history
+        if v["event_type"] == "RESIDENT_CODE_CHANGE"]
+    if len(held) == 1:
+        return {}
+    at = next(i for i, h in enumerate(held) if h["resident_code"] == asked)
+    found = {"resident_codes": held, "current_resident_code": held[-1]["resident_code"]}
+    if at + 1 < len(held):
+        found["code_changed"] = {"replaced_on": held[at + 1]["since"], "by": held[at + 1]["resident_code"]}
+    return found
 
 
 def _with_foreign_resident_since(history: list[dict]) -> list[dict]:
@@ -86,6 +103,13 @@ def _public(version: dict) -> dict:
 def show_text(shown: dict) -> str:
     """A person as readable lines."""
     lines = [f"resident_code  {shown['resident_code']}", f"status         {shown['status']}"]
+    changed = shown.get("code_changed")
+    if changed:
+        lines.append(f"code changed   this 住民票コード was replaced on {changed['replaced_on']} by {changed['by']}; "
+                     f"the current code is {shown['current_resident_code']}")
+    if shown.get("resident_codes"):
+        lines.append("codes          " + ", ".join(
+            h["resident_code"] + (f" (from {h['since']})" if h["since"] else "") for h in shown["resident_codes"]))
     erased = shown.get("erased")
     if erased:
         lines.append(f"erased         {erased['erased_at']:%Y-%m-%d} UTC by retention run {erased['run_id']} (removed "

@@ -19,7 +19,7 @@ import duckdb
 
 from tasks import chain, handoff
 from tasks.apply import sql
-from tasks.summary import BeforeRegister, check_known
+from tasks.summary import BeforeRegister, check_known, person_key
 
 LOG_SQL = Path(__file__).resolve().parent.parent / "schemas" / "disclosure_log.sql"
 COLUMNS = ("disclosure_no", "disclosed_at", "channel", "who", "persons", "why", "file_name", "sequence_no",
@@ -135,8 +135,8 @@ def reveal(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date, who
     if not re.fullmatch(r"\d{11}", resident_code):
         raise BeforeRegister(f"{resident_code!r} is not a resident code (11 digits)")
     check_known(con, day)
-    versions = con.sql(sql("person_versions.sql"),
-                       params={"resident_code": resident_code, "known_at": known_at}).pl().to_dicts()
+    versions = con.sql(sql("person_versions.sql"),  # a code a change issued names its person
+                       params={"resident_code": person_key(con, resident_code), "known_at": known_at}).pl().to_dicts()
     history = [{k: v for k, v in version.items() if k not in HIDDEN} for version in versions]
     shown = 1 if any(v["my_number"] for v in history) else 0
     # the log row goes first: if it cannot be written, no number is returned

@@ -72,6 +72,8 @@ RECORD_TYPES: dict[str, pa.DataType] = {
     "resident_since": _D, "address_since": _D, "address_notified_date": _D, "prev_address": _S,
     "dest_address": _S, "honseki": _S, "hittousha": _S, "foreign_resident_category": _S,
     "residence_status": _S, "stay_expiry_date": _D, "residence_card_no": _S, "support_measure": _B,
+    # 住民票コードの変更: the code issued (a record field) and, on the change's own feed row, the code given up
+    "new_resident_code": _S, "replaced_resident_code": _S,
 }
 CONBINI_TYPES = {**RECORD_TYPES, "head_of_household_name": _S, "household_certificate_blocked": _B}
 ENTRY_TYPES: dict[str, pa.DataType] = {
@@ -598,7 +600,10 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
     columns: dict[str, pl.Expr] = {}
     for f in sub.fields:
         if f == "resident_code":  # from the event: a cancelled addition leaves no record to take it from
-            columns[f] = pl.col("resident_code")
+            columns[f] = pl.coalesce(record.field("new_resident_code"), pl.col("resident_code"))  # the code in force
+        elif f == "replaced_resident_code":
+            columns[f] = pl.when(pl.col("event_type") == "RESIDENT_CODE_CHANGE").then(
+                pl.coalesce(pl.col("before").struct.field("new_resident_code"), pl.col("resident_code")))
         elif f == "address":
             columns[f] = _address("record")
         else:

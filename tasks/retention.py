@@ -64,9 +64,11 @@ ERASED: dict[str, tuple[str | None, str | None]] = {
 }
 KEPT: dict[str, tuple[str, ...]] = {
     "resident_version": ("resident_code", "version_no", "valid_from", "valid_to", "recorded_from", "recorded_to",
-                         "status", "event_id", "event_type"),
+                         "status", "event_id", "event_type", "new_resident_code"),
+    # a code issued by a 住民票コードの変更 is a resident code like the first: kept, so it still finds the tombstone
     "event": ("event_id", "event_type", "effective_date", "notified_date", "resident_code", "cancels_event_id",
-              "business_date", "delivery_no", "file_sha256", "line", "run_id", "recorded_at", "cancelled_by"),
+              "business_date", "delivery_no", "file_sha256", "line", "run_id", "recorded_at", "cancelled_by",
+              "new_resident_code"),
 }
 
 

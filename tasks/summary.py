@@ -122,3 +122,14 @@ def run_movements(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[tuple[dt
     delta = both.select(keys + [(pl.col(c) - pl.col(f"{c}_before")).alias(c) for c in figures])
     delta = delta.filter(pl.any_horizontal(pl.col(figures) != 0)).sort(keys)
     return (first, last), delta.to_dicts()
+
+
+def person_key(con: duckdb.DuckDBPyConnection, resident_code: str) -> str:
+    """The person a 住民票コード names: the code the register first knew them by (see RESIDENT_CODE_CHANGE)."""
+    # a store not yet written by a juki that knows the change (read-only commands do not migrate) has none
+    if not con.execute("select count(*) from duckdb_columns() where table_name = 'event' "
+                       "and column_name = 'new_resident_code'").fetchall()[0][0]:
+        return resident_code
+    (person,) = con.execute("select any_value(resident_code) from event where event_type = 'RESIDENT_CODE_CHANGE' "
+                            "and new_resident_code = $c and cancelled_by is null", {"c": resident_code}).fetchall()[0]
+    return person or resident_code

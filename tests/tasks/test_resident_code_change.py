@@ -10,13 +10,15 @@ R = resident_code
 BASELINE_DATE = "2026-04-01"
 
 
-def city(register):
+def city(register, change: bool = True):
     """Persons 1-3 resident since 2020 (1 and 2 one household); 1 is given R(101) in place of R(1) on 04-10."""
     register.ingest(write_file(register.inbox, BASELINE_DATE, [
         event("b1", "BASELINE", "2020-01-01", BASELINE_DATE, **person(1)),
         event("b2", "BASELINE", "2020-01-01", BASELINE_DATE, **person(2, household_id="H1", relationship="妻",
                                                                         sex="2", given_name="花子")),
         event("b3", "BASELINE", "2020-01-01", BASELINE_DATE, **person(3))]))
+    if not change:
+        return
     (change,) = register.ingest(write_file(register.inbox, "2026-04-10", [
         event("c1", "RESIDENT_CODE_CHANGE", "2026-04-10", resident_code=R(1), new_resident_code=R(101))]))
     assert (change.rows_applied, change.rows_quarantined) == (1, 0), register.quarantine()
@@ -98,3 +100,60 @@ def test_a_second_change_and_a_change_within_one_file(register):
     assert register.current(R(1), "2026-04-20")["new_resident_code"] == R(201)
     assert register.current(R(3), "2026-04-20")[("new_resident_code")] == R(303)
     assert register.current(R(3), "2026-04-20")["household_id"] == "H1"
+
+
+def test_statistics_count_no_removal_and_no_addition(register):
+    """Population, households and the movement table are the same with the change as without; the balance holds."""
+    from tasks import stats
+    from tasks.check import broken_invariants
+
+    def figures():
+        day, first, last = dt.date(2026, 4, 10), dt.date(2026, 4, 2), dt.date(2026, 4, 30)
+        return (stats.population(register.con, day).rows(), stats.households(register.con, day).rows(),
+                stats.movements(register.con, first, last).rows())
+
+    city(register, change=False)
+    without = figures()
+    (change,) = register.ingest(write_file(register.inbox, "2026-04-10", [
+        event("c1", "RESIDENT_CODE_CHANGE", "2026-04-10", resident_code=R(1), new_resident_code=R(101))]))
+    assert change.rows_applied == 1
+    assert figures() == without
+    assert sum(without[0][i][-1] for i in range(len(without[0]))) == 3  # three residents, counted once each
+    assert stats.balance_breaks(register.con, dt.date(2026, 4, 2), dt.date(2026, 4, 30)).height == 0
+    assert stats.balance_breaks(register.con, dt.date(2026, 4, 10), dt.date(2026, 4, 10)).height == 0
+    assert broken_invariants(register.con) == {}
+
+
+def test_every_query_by_the_old_code_finds_the_person_and_says_it_changed(register):
+    """juki show by either code shows the one person; by the old code it says the code was replaced."""
+    from juki.queries import show, show_text
+
+    city(register)
+    old = show(register.con, R(1), dt.date(2026, 4, 20))
+    new = show(register.con, R(101), dt.date(2026, 4, 20))
+    assert old["history"] == new["history"] and old["status"] == new["status"] == "current"
+    assert old["code_changed"] == {"replaced_on": dt.date(2026, 4, 10), "by": R(101)}
+    assert "code_changed" not in new and new["current_resident_code"] == R(101)
+    assert [c["resident_code"] for c in new["resident_codes"]] == [R(1), R(101)]
+    assert "code_changed" not in show(register.con, R(2), dt.date(2026, 4, 20))
+    out = show_text(old)
+    assert f"replaced on 2026-04-10 by {R(101)}" in out and f"the current code is {R(101)}" in out
+
+
+def test_the_juki_net_feed_sends_the_change_and_the_snapshot_only_the_current_code(register):
+    """住基ネット gets the change as its own row (old and new code); later rows and the snapshot carry the new code."""
+    from tasks.handoff import conbini_frame, feed_frame
+
+    city(register)
+    (delivery,) = register.rows("select max(delivery_no) from file_ledger")[0]
+    feed = feed_frame(register.con, "juki_net", delivery)
+    assert feed.select("event_type", "resident_code", "replaced_resident_code").rows() == [
+        ("RESIDENT_CODE_CHANGE", R(101), R(1))]
+    assert feed_frame(register.con, "koseki_fuhyo", delivery).height == 0  # a code change is not an address change
+    register.ingest(write_file(register.inbox, "2026-04-20", [
+        event("m1", "MOVE_WITHIN", "2026-04-20", resident_code=R(101), town_code="0002", address_line="4-5-6")]))
+    (delivery,) = register.rows("select max(delivery_no) from file_ledger")[0]
+    assert feed_frame(register.con, "juki_net", delivery).select(
+        "event_type", "resident_code", "replaced_resident_code").rows() == [("MOVE_WITHIN", R(101), None)]
+    snapshot, _ = conbini_frame(register.con, dt.date(2026, 4, 20))
+    assert snapshot["resident_code"].to_list() == sorted([R(101), R(2), R(3)])

@@ -28,10 +28,11 @@ heads as (
     where relationship = '世帯主'
     group by household_id
 )
-select d.*,
+-- only the 住民票コード in force: a person given a new one (RESIDENT_CODE_CHANGE) is shown by it alone
+select d.* replace (coalesce(d.new_resident_code, d.resident_code) as resident_code),
        h.head_of_household_name,
        p.resident_code is not null as planned_move_out
 from on_day as d
 left join heads as h on h.household_id = d.household_id
 left join planned_move_out as p on p.resident_code = d.resident_code
-order by d.resident_code
+order by resident_code

@@ -33,6 +33,9 @@ OTHER_YEARLY = {
     # 転出確定 whose date differs from the plan: a guess, about one domestic move-out in ten
     "move_out_confirmed": 3_000,
     "cancel": 500,
+    # 住民票コードの変更請求: rare, a guess of about 3 per 100,000 residents a year (no published figure); no
+    # RARE_FLOOR, so a small city makes almost none
+    "resident_code_change": 18,
 }
 # At small sizes rare administrative events would never appear; each gets at least this
 # expected count per business day.

@@ -8,7 +8,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from schemas.change_file import MUNICIPALITY_PREFIX, town_names
+import numpy as np
+
+from schemas.change_file import MUNICIPALITY_PREFIX, resident_code_check_digit, town_names
 from synthetic.calibration import (
     ABROAD_SHARE,
     AUTHORITY_SHARE,
@@ -684,6 +686,26 @@ def _ev_move_out_confirmed(d: _Day, rr: random.Random) -> int:
     return 1
 
 
+def _ev_resident_code_change(d: _Day, rr: random.Random) -> int:
+    """住民票コードの変更請求: a current resident is given a fresh code; their later rows use it."""
+    c = d.c
+    for _ in range(60):
+        pid = rr.randrange(len(c.code))
+        if d.free(pid):
+            break
+    else:
+        return 0
+    while True:  # a code never handed out, nor waiting in the buffer of fresh codes (both are in used_resident)
+        body = rr.randrange(10**10)
+        if not np.isin(body, c.codes.used_resident):
+            break
+    c.codes.used_resident = np.union1d(c.codes.used_resident, np.array([body], dtype=np.int64))
+    new = body * 10 + resident_code_check_digit(f"{body:010d}")
+    d.emit(pid, "RESIDENT_CODE_CHANGE", d.day, new_resident_code=_rc(new))
+    c.code[pid] = new
+    return 1
+
+
 def _start_of_day(c: _City, day: int) -> None:
     """Planned move-outs whose date has come take effect; old 転居 stop being cancellable."""
     still = []
@@ -764,4 +786,8 @@ def _simulate_day(c: _City, day: datetime.date, scale: float) -> _Day:
     rate = max(OTHER_YEARLY["move_out_confirmed"] * scale / BUSINESS_DAYS_PER_YEAR, RARE_FLOOR)
     for _ in range(int(rate) + (rr.random() < rate - int(rate))):
         _ev_move_out_confirmed(d, rr)
+    # 住民票コードの変更 likewise, from a stream of its own
+    rr = random.Random(f"{c.rr_seed}-{d.day}-resident-code-change")
+    if rr.random() < OTHER_YEARLY["resident_code_change"] * scale / BUSINESS_DAYS_PER_YEAR:
+        _ev_resident_code_change(d, rr)
     return d

@@ -157,3 +157,27 @@ def test_the_juki_net_feed_sends_the_change_and_the_snapshot_only_the_current_co
         "event_type", "resident_code", "replaced_resident_code").rows() == [("MOVE_WITHIN", R(101), None)]
     snapshot, _ = conbini_frame(register.con, dt.date(2026, 4, 20))
     assert snapshot["resident_code"].to_list() == sorted([R(101), R(2), R(3)])
+
+
+def test_a_generated_city_with_code_changes_applies_whole(register, monkeypatch, tmp_path):
+    """The generator's changes (made common here) apply, and only the rows its truth calls broken are refused."""
+    import json
+
+    from synthetic import calibration
+    from synthetic.city import generate_city
+
+    monkeypatch.setitem(calibration.OTHER_YEARLY, "resident_code_change", 1_000_000)  # one a business day
+    paths = generate_city(tmp_path / "city", residents=400, days=8, start=dt.date(2026, 4, 1), seed=5)
+    outcomes = register.ingest(*paths)
+    assert all(o.status == "applied" for o in outcomes)
+    for path in paths:
+        truth = json.loads((path.parent / "truth" / f"{path.stem}.json").read_text(encoding="utf-8"))
+        refused = {line for (line,) in register.rows(
+            "select q.line from quarantine as q join file_ledger as f using (delivery_no) where f.file_name = $n",
+            n=path.name)}
+        assert refused == {b["line"] for b in truth["broken"]}, path.name
+    (changes,) = register.rows("select count(*) from event where event_type = 'RESIDENT_CODE_CHANGE'")[0]
+    assert changes >= 3
+    from tasks.check import broken_invariants
+
+    assert broken_invariants(register.con) == {}

@@ -140,6 +140,8 @@ def register_now(root: Path, fields: list[str]) -> dict[str, dict]:
     for r in records:
         r["address"] = (MUNICIPALITY_PREFIX + towns[r["town_code"]] + r["address_line"]
                         if r["town_code"] in towns and r["address_line"] is not None else None)
+        r["resident_code"] = r.get("new_resident_code") or r["resident_code"]  # the code in force
+        r["replaced_resident_code"] = None  # sent on a 住民票コードの変更's own row only (not generated here)
         out[r["resident_code"]] = {"record_status": r["status"], **{f: r[f] for f in fields}}
     return out
 

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from tasks.apply import (Delivery, already_applied, apply_file, code_history, judge_file, record_file,
-                         state_violations, stored_events)
+                         state_violations, stored_events, with_person_keys)
 from tasks.land import LandedFile, archive_file, check_regular_files, file_name, read_bytes
 from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
 
@@ -145,11 +145,13 @@ def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: V
 
     if run_follows(con, delivery.run_id, UNUSED_COLUMNS):
         change_file = dataclasses.replace(change_file, rows=without_unused(change_file.rows))
-    heads = register_heads(con, change_file.rows) if run_follows(con, delivery.run_id, ONE_HEAD) else None
+    codes = code_history(con, change_file.rows)  # a code a 住民票コードの変更 issued names its person
+    heads = (register_heads(con, with_person_keys(change_file.rows, codes))
+             if run_follows(con, delivery.run_id, ONE_HEAD) else None)
     skipped = validation.applied_before if run_follows(con, delivery.run_id, APPLIED_ROWS) else ()
     reasons = {line: found for line, found in validation.reasons.items() if line not in skipped}
     judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, change_file.rows), heads,
-                           skipped, code_history(con, change_file.rows))
+                           skipped, codes)
     counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)
     return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
 

@@ -73,6 +73,7 @@ BY_EVENT_TYPE = {
     "MOVE_OUT": {"dest_address": "東京都北区赤羽一丁目1番1号", "effective_date": "2026-12-05"},
     "MOVE_ABROAD": {"dest_address": "大韓民国", "effective_date": "2026-11-10"},
     "MOVE_OUT_CONFIRMED": {"dest_address": "東京都北区赤羽一丁目1番1号"},
+    "RESIDENT_CODE_CHANGE": {"new_resident_code": resident_code(4_000_001)},
     "DEATH": {},
     "REMOVAL_BY_AUTHORITY": {},
     "CANCEL": {"cancels_event_id": "EV-000001"},
@@ -212,6 +213,16 @@ REFUSED = {
     "residence status never registrable": (
         foreign_row("MOVE_IN", "MID_LONG", prev_address="アメリカ合衆国", residence_status="短期滞在"),
         {("RESIDENCE_STATUS_NOT_REGISTRABLE", "residence_status")}),
+    "code change without a new code": (valid_row("RESIDENT_CODE_CHANGE", new_resident_code=None),
+                                       {("REQUIRED_FIELD_MISSING", "new_resident_code")}),
+    "new resident code of ten digits": (valid_row("RESIDENT_CODE_CHANGE", new_resident_code="4000001000"),
+                                        {("NEW_RESIDENT_CODE_FORMAT", "new_resident_code")}),
+    "new resident code with a wrong check digit": (
+        valid_row("RESIDENT_CODE_CHANGE", new_resident_code=resident_code(4_000_001)[:-1]
+                  + str((int(resident_code(4_000_001)[-1]) + 1) % 10)),
+        {("NEW_RESIDENT_CODE_CHECK_DIGIT", "new_resident_code")}),
+    "new resident code is the old one": (valid_row("RESIDENT_CODE_CHANGE", new_resident_code=resident_code(4_000_000)),
+                                         {("NEW_RESIDENT_CODE_UNCHANGED", "new_resident_code")}),
     "stay period in English": (valid_row("STATUS_CHANGE", foreign_resident_category="MID_LONG",
                                          **CARRIED["MID_LONG"], stay_period="3 years"),
                                {("STAY_PERIOD_FORMAT", "stay_period")}),

@@ -146,11 +146,11 @@ def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: V
     if run_follows(con, delivery.run_id, UNUSED_COLUMNS):
         change_file = dataclasses.replace(change_file, rows=without_unused(change_file.rows))
     codes = code_history(con, change_file.rows)  # a code a 住民票コードの変更 issued names its person
-    heads = (register_heads(con, with_person_keys(change_file.rows, codes))
-             if run_follows(con, delivery.run_id, ONE_HEAD) else None)
+    persons = with_person_keys(change_file.rows, codes)
+    heads = register_heads(con, persons) if run_follows(con, delivery.run_id, ONE_HEAD) else None
     skipped = validation.applied_before if run_follows(con, delivery.run_id, APPLIED_ROWS) else ()
     reasons = {line: found for line, found in validation.reasons.items() if line not in skipped}
-    judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, change_file.rows), heads,
+    judgement = judge_file(change_file, delivery.delivery_no, reasons, stored_events(con, persons), heads,
                            skipped, codes)
     counts = apply_file(con, change_file, judgement, delivery, max_refused_share, validation.unused_values)
     return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)

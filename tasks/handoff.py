@@ -15,6 +15,7 @@ sent are never rewritten: a later cancellation (取消) travels as its own CANCE
 event in cancels_event_id. A CANCEL is sent exactly when its target was sent in an earlier file; an event
 cancelled within its own delivery is sent to nobody, and neither is its CANCEL. Which events a subscriber
 gets is decided on the records before and after each event as known right after its file was applied.
+A planned removal (転出予定) is sent in the first delivery whose business date reaches its effective date.
 
 Every publish is recorded as an intent before the subscriber can see the file (the manifest or the feed
 header), and settled in one transaction with its handoff_ledger row, disclosure_log row and the output's
@@ -583,17 +584,18 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
         "japanese": after.field("nationality") == "JP",
         "foreign": (after.field("nationality") != "JP") | (before.field("nationality") != "JP"),
     }[sub.population].fill_null(False)
-    undone_in_delivery = (pl.col("cancelled_in") == pl.col("delivery_no")).fill_null(False)
-    sent = (pl.col("event_type").is_in(sub.event_types) & known & ~undone_in_delivery & population
+    # cancelled by the time it is sent: in its own delivery, or a plan cancelled (or confirmed) before its date
+    undone_before_sent = (pl.col("cancelled_in") <= pl.col("sent_in")).fill_null(False)
+    sent = (pl.col("event_type").is_in(sub.event_types) & known & ~undone_before_sent & population
             & (pl.col("event_type").is_in(ADDING + REMOVING) | changed))
     events = events.with_columns(sent=sent)
     targets = events.select(cancels_event_id="event_id", target_sent="sent")
-    unit = events.filter(pl.col("delivery_no") == delivery_no).join(
+    unit = events.filter(pl.col("sent_in") == delivery_no).join(
         targets, on="cancels_event_id", how="left", maintain_order="left")
     is_cancel = pl.col("event_type") == "CANCEL"
     entries = unit.filter(
         pl.when(is_cancel)
-        .then(pl.col("target_sent").fill_null(False) & (pl.col("target_delivery_no") < delivery_no))
+        .then(pl.col("target_sent").fill_null(False) & (pl.col("target_sent_in") < delivery_no).fill_null(False))
         .otherwise(pl.col("sent"))
     ).rename({"now": "record"})
     record = pl.col("record").struct

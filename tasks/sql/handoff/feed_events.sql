@@ -1,16 +1,37 @@
--- the events of applied delivery $delivery_no, and the earlier events its cancellations undo. each carries the
+-- the events sent in applied delivery $delivery_no, and the earlier events its cancellations undo. each carries the
 -- record it made (`after`) and the record before it (`before`) as the register knew them right after its own
 -- file was applied, which decide whether a subscriber gets it (the same whenever computed), and `now`: the
 -- person's newest record as the register knows it now, which is what the row sends (null when no record is
--- left: a cancelled addition).
+-- left: a cancelled addition). an event is sent in its own delivery, except a planned removal (転出予定: a
+-- MOVE_OUT or MOVE_ABROAD taking effect after its file's business date), which is sent in the first later
+-- delivery whose business date reaches its effective date (`sent_in`; null while none has).
 -- grain: one row per event, in the order the events were recorded (delivery, line).
-with wanted as (
-    select *
-    from event
-    where delivery_no = $delivery_no
-       or event_id in (select cancels_event_id
-                       from event
-                       where delivery_no = $delivery_no and event_type = 'CANCEL')
+with applied as (
+    select delivery_no, business_date
+    from file_ledger
+    where status = 'applied'
+),
+planned as (
+    -- the planned removals of the whole ledger: few (a move-out is notified at most 14 days ahead)
+    select e.event_id,
+           (select min(l.delivery_no)
+            from applied as l
+            where l.delivery_no > e.delivery_no
+              and l.business_date >= e.effective_date) as sent_in
+    from event as e
+    join applied as f on f.delivery_no = e.delivery_no
+    where e.event_type in ('MOVE_OUT', 'MOVE_ABROAD')
+      and e.effective_date > f.business_date
+),
+wanted as (
+    select e.*, if(p.event_id is null, e.delivery_no, p.sent_in) as sent_in
+    from event as e
+    left join planned as p on p.event_id = e.event_id
+    where e.delivery_no = $delivery_no
+       or p.sent_in = $delivery_no
+       or e.event_id in (select cancels_event_id
+                         from event
+                         where delivery_no = $delivery_no and event_type = 'CANCEL')
 ),
 theirs as (
     -- the versions of the people these events are about: the joins below read these, not the register
@@ -31,15 +52,16 @@ select w.event_id,
        w.resident_code,
        w.cancels_event_id,
        w.delivery_no,
+       w.sent_in,
        w.line,
        c.delivery_no as cancelled_in,
-       t.delivery_no as target_delivery_no,
+       t.sent_in as target_sent_in,
        a as after,
        b as before,
        n as now
 from wanted as w
 left join event as c on c.event_id = w.cancelled_by
-left join event as t on t.event_id = w.cancels_event_id
+left join wanted as t on t.event_id = w.cancels_event_id
 left join theirs as a
        on a.event_id = w.event_id
       and a.resident_code = w.resident_code

@@ -18,7 +18,7 @@ from flows.hooks import (FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, led
                          report_failure)
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
-from tasks import daily, handoff, ingest, publish, schedule, validate_rows
+from tasks import daily, handoff, ingest, publish, receipts, schedule, validate_rows
 from tasks.check import broken_invariants
 from tasks.heads import households_to_look_at
 from tasks.keys import subscriber_key
@@ -105,6 +105,8 @@ STEPS = daily.Steps(
     check=check_invariants,
     balance=check_balance,
     statistics=publish_statistics,
+    receipts=task(name="import receipts", task_run_name="import receipts", cache_policy=NO_CACHE, **_LIMIT,
+                  **_IO_RETRIES)(receipts.import_all),
     # keys are fetched inside the task (key_for), never passed or stored as parameters
     handoffs=task(name="publish hand-offs", task_run_name="publish hand-offs", cache_policy=NO_CACHE,
                   persist_result=False, **_LIMIT, **_IO_RETRIES)(publish.publish_handoffs),
@@ -208,6 +210,9 @@ def _progress(files: int) -> RunProgress:
     return RunProgress(files, report=lambda percent: update_progress_artifact(artifact, percent))
 
 
+RECEIPT_ROWS_SHOWN = 200
+
+
 def _report(con, run_id: str, published: dict[str, list], settings: Settings) -> None:
     files = run_files(con, run_id)
     by_rule = quarantine_by_rule(con, run_id)
@@ -225,6 +230,11 @@ def _report(con, run_id: str, published: dict[str, list], settings: Settings) ->
                                  description="What was published to whom (file names and counts only)")
     create_table_artifact(key="quarantine-by-rule", table=by_rule or [{"rule_id": "(none)", "rows": 0}],
                           description="Refused rows by rule id (no personal data)")
+    outstanding = receipts.outstanding(con)
+    create_table_artifact(key="feed-receipts", table=outstanding[:RECEIPT_ROWS_SHOWN] or [{"rows": 0}],
+                          description=f"Feed rows a receiver answered with an error (resent_in: the file that "
+                                      f"re-sent it) or has not answered yet: {len(outstanding)}, the first "
+                                      f"{RECEIPT_ROWS_SHOWN} shown (all: juki audit receipts)")
     reach, moved = run_movements(con, run_id)
     if reach:
         create_table_artifact(

@@ -232,6 +232,12 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
     sub.add_argument("--as-of", type=_date, help="the day (default: the newest applied business date)")
     sub.add_argument("--format", choices=("csv", "json"), default="csv")
     sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+    sub = whats.add_parser("receipts", help="feed rows a receiver answered with an error, or has not answered",
+                           description="The change-feed rows a receiver answered with an error (and the file "
+                                       "that re-sent each) and those not answered yet, of the subscribers that "
+                                       "answer; exit 0 either way.")
+    sub.add_argument("--format", choices=("csv", "json"), default="csv")
+    sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
     sub = whats.add_parser("report", help="an HTML report of a period, with the replay verdict",
                            description="Write a self-contained HTML report of what was received, applied, "
                                        "refused (by rule), published to whom, the disclosures, and the "
@@ -463,9 +469,31 @@ def _audit_households(args) -> int:
     return EXIT_OK
 
 
+def _audit_receipts(args) -> int:
+    import csv
+    import io
+
+    from tasks import receipts
+    from tasks.receipts import OUTSTANDING_COLUMNS
+
+    with _read_only(args) as con:
+        rows = receipts.outstanding(con) if receipts.has_tables(con) else []
+    if args.format == "json":
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=1))
+    else:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, OUTSTANDING_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(out.getvalue())
+    return EXIT_OK
+
+
 def cmd_audit(args) -> int:
     from tasks import disclosure
 
+    if args.what == "receipts":
+        return _audit_receipts(args)
     if args.what == "chain":
         return _audit_chain(args)
     if args.what == "households":

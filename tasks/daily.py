@@ -20,7 +20,7 @@ import duckdb
 
 from juki_core.provenance import code_version, lock_sha256
 from juki_core.settings import Settings
-from tasks import chain, handoff, ingest, publish
+from tasks import chain, handoff, ingest, publish, receipts
 from tasks.audit import register_digest
 from tasks.check import broken_invariants
 from tasks.faults import fault
@@ -58,6 +58,7 @@ class Steps:
     check: Callable = field(default_factory=lambda: broken_invariants)
     balance: Callable = field(default_factory=lambda: publish.balance_problem)
     statistics: Callable = field(default_factory=lambda: statistics_digests)
+    receipts: Callable = field(default_factory=lambda: receipts.import_all)
     handoffs: Callable = field(default_factory=lambda: publish.publish_handoffs)
 
 
@@ -144,6 +145,9 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
                 broken[f"balance on {day}"] = problem
             fault("after-balance")
         statistics = steps.statistics(con, run_id, settings.stats)
+        # the receivers' answers before the feeds: a file published now re-sends the rows that erred
+        steps.receipts(con, run_id, settings.root, subscribers=settings.subscribers or None, target_for=target_for,
+                       log=log)
         published, refusals = steps.handoffs(con, run_id, settings.root, key_for, plaintext=plaintext, log=log,
                                              subscribers=settings.subscribers or None, target_for=target_for)
     except BaseException as exc:

@@ -416,22 +416,39 @@ def newest_delivery(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _begin_intent(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, sequence_no: int, delivery_no: int,
-                  header: dict, run_id: str) -> None:
+                  header: dict, run_id: str, entries: list[str] | None = None) -> None:
+    """The intent row and, for a feed file, the event ids of its rows (feed_entry), in one transaction."""
+    from tasks import receipts  # receipts imports this module
+
     ensure_publish_tables(con)
-    con.execute("insert into handoff_intent values ($s, $t, $n, $d, $h, $r, $at)",
-                {"s": sub.name, "t": _public_uri(target), "n": sequence_no, "d": delivery_no,
-                 "h": json.dumps(header, ensure_ascii=False), "r": run_id, "at": _utc_now().replace(tzinfo=None)})
+    if entries is not None:
+        receipts.ensure_tables(con)
+    con.begin()
+    try:
+        con.execute("insert into handoff_intent values ($s, $t, $n, $d, $h, $r, $at)",
+                    {"s": sub.name, "t": _public_uri(target), "n": sequence_no, "d": delivery_no,
+                     "h": json.dumps(header, ensure_ascii=False), "r": run_id,
+                     "at": _utc_now().replace(tzinfo=None)})
+        if entries is not None:
+            receipts.record_entries(con, sub.name, sequence_no, entries,
+                                    {r["event_id"] for r in header.get("resent") or []})
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
     fault("after-intent")
 
 
 def _settle(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, header: dict, delivery_no: int,
             run_id: str) -> None:
     """In one transaction: the ledger row, the disclosure row, the watermark, and the intent gone."""
-    from tasks import disclosure  # disclosure imports this module
+    from tasks import disclosure, receipts  # both import this module
 
     con.begin()
     try:
         _record_published(con, sub, target, header, run_id)
+        if sub.mode == "change_feed":
+            receipts.record_resends(con, sub.name, header, run_id)
         disclosure.log_publish(con, sub, header, run_id)
         move_watermark(con, output_name(sub), target, delivery_no, run_id)
         con.execute("delete from handoff_intent where subscriber = $s and target = $t and sequence_no = $n",
@@ -493,6 +510,10 @@ def settle_intents(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str,
         data = f"{root}/{header['file']}"
         if fs.exists(data):  # written, never named: the subscriber cannot have taken it
             fs.rm_file(data)
+        if sub.mode == "change_feed":
+            from tasks import receipts
+
+            receipts.forget_entries(con, sub.name, sequence_no)
         con.execute("delete from handoff_intent where subscriber = $s and target = $t and sequence_no = $n",
                     {"s": sub.name, "t": _public_uri(target_uri), "n": sequence_no})
     return delivered
@@ -569,10 +590,12 @@ def pending_deliveries(con: duckdb.DuckDBPyConnection, output: str, target: str,
 
 # --- change feeds ---------------------------------------------------------------------------
 
-def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, delivery_no: int) -> pl.DataFrame:
-    """The rows of a subscriber's feed file for one applied delivery (entry columns, then its fields)."""
+def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, delivery_no: int,
+               resend: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The rows of a subscriber's feed file for one applied delivery (entry columns, then its fields), with the
+    events in `resend` (rows the receiver answered with an error) again, in ledger order."""
     sub = _resolve(subscriber)
-    events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no}).pl()
+    events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no, "resend": list(resend)}).pl()
     after, before = pl.col("after").struct, pl.col("before").struct
     known = after.field("resident_code").is_not_null()
     if sub.when_changed:
@@ -590,11 +613,13 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
             & (pl.col("event_type").is_in(ADDING + REMOVING) | changed))
     events = events.with_columns(sent=sent)
     targets = events.select(cancels_event_id="event_id", target_sent="sent")
-    unit = events.filter(pl.col("sent_in") == delivery_no).join(
+    resent = pl.col("event_id").is_in(list(resend))
+    unit = events.filter((pl.col("sent_in") == delivery_no) | resent).join(
         targets, on="cancels_event_id", how="left", maintain_order="left")
     is_cancel = pl.col("event_type") == "CANCEL"
     entries = unit.filter(
-        pl.when(is_cancel)
+        pl.when(resent).then(True)
+        .when(is_cancel)
         .then(pl.col("target_sent").fill_null(False) & (pl.col("target_sent_in") < delivery_no).fill_null(False))
         .otherwise(pl.col("sent"))
     ).rename({"now": "record"})
@@ -670,7 +695,10 @@ def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, t
     _require_key(key, plaintext, sub.key_env)
     business_date = row[0][0]
 
-    frame = feed_frame(con, sub, delivery_no)
+    from tasks import receipts
+
+    resends = receipts.due_resends(con, sub.name)
+    frame = feed_frame(con, sub, delivery_no, tuple(dict.fromkeys(r["event_id"] for r in resends)))
     data = parquet_bytes(frame, feed_types(sub))
     blob, encryption, suffix = _seal(data, key, plaintext)
     fs, root = _target(target_uri)
@@ -679,7 +707,8 @@ def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, t
     stem = f"{FEED_PREFIX}{seq:08d}-{business_date:%Y%m%d}"
     header = _feed_header(sub, seq, previous, business_date, delivery_no, _utc_now(), stem + suffix, encryption,
                           _sha256(blob), frame.height, _sha256(data))
-    _begin_intent(con, sub, target_uri, seq, delivery_no, header, run_id)
+    header["resent"] = resends
+    _begin_intent(con, sub, target_uri, seq, delivery_no, header, run_id, frame["event_id"].to_list())
     _put(fs, f"{root}/{stem}{suffix}", blob)
     fault("after-data-file")
     _put(fs, f"{root}/{stem}.json", json.dumps(header, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")

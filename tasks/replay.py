@@ -28,7 +28,7 @@ import polars as pl
 from juki_core.settings import Settings
 from juki_core.store import connect, has_table
 from schemas.change_file import FILE_NAME_PATTERN
-from tasks import chain, daily, handoff, ingest, publish, retention
+from tasks import chain, daily, handoff, ingest, publish, receipts, retention
 from tasks.daily import FLOW_NAME, RunRecord
 from tasks import audit
 from tasks.audit import AUDIT_SQL, register_digest
@@ -70,6 +70,7 @@ class RecordedRun:
     history_sha256: str | None = None  # the live register's digest as known when the run finished
     erased_later: tuple[str, ...] = ()  # residents erased after the run: left out of history_sha256
     watermarks: tuple[tuple[str, int], ...] = ()  # (output, delivery) the run moved each output to
+    receipts: tuple[dict, ...] = ()  # the receivers' answers the run imported (its feed files re-send the errors)
 
     @property
     def label(self) -> str:
@@ -239,6 +240,10 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
             for run_id, output, delivery in con.execute("select run_id, output, max(delivery_no) from publish_watermark "
                                                         "group by run_id, output order by run_id, output").fetchall():
                 moved[run_id] = moved.get(run_id, ()) + ((output, delivery),)
+        answers: dict[str, list] = {}
+        if has_table(con, "feed_receipt"):
+            for row in _rows(con, "select * from feed_receipt order by subscriber, sequence_no, entry_no"):
+                answers.setdefault(row["run_id"], []).append(row)
         for row in ledger:
             row["parameters"], row["outputs"] = _json(row["parameters"]), _json(row["outputs"])
         replayed = [r for r in ledger if r["flow_name"] == FLOW_NAME or retention.replayable(r)]
@@ -263,7 +268,8 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
     for position, (run_id, row, files) in enumerate(kept, 1):
         runs.append(RecordedRun(run_id, position, total, row, tuple(files),
                                 tuple(h for h in handoffs if h["run_id"] == run_id), tuple(problems.get(run_id, ())),
-                                history.get(run_id), erased.get(run_id, ()), watermarks=moved.get(run_id, ())))
+                                history.get(run_id), erased.get(run_id, ()), watermarks=moved.get(run_id, ()),
+                                receipts=tuple(answers.get(run_id, ()))))
     return Plan(tuple(runs), settings.archive, later=len(order) - len(kept), other_flows=len(ledger) - len(replayed),
                 live=live)
 
@@ -436,6 +442,7 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         parameters = (run.ledger or {}).get("parameters") or {}
         share = parameters.get("max_refused_share")
         scratch = run_settings(scratch, parameters)
+        receipts.restore(con, run.receipts)  # the scratch targets hold no receipts: the answers as the run took them
         if run.ledger is not None and run.ledger["flow_name"] == retention.FLOW_NAME:  # erase as recorded
             status, digest = retention.rerun(con, run.run_id, parameters)
             record = RunRecord([], status, {}, {}, {}, digest)

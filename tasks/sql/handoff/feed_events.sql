@@ -4,7 +4,8 @@
 -- person's newest record as the register knows it now, which is what the row sends (null when no record is
 -- left: a cancelled addition). an event is sent in its own delivery, except a planned removal (転出予定: a
 -- MOVE_OUT or MOVE_ABROAD taking effect after its file's business date), which is sent in the first later
--- delivery whose business date reaches its effective date (`sent_in`; null while none has).
+-- delivery whose business date reaches its effective date (`sent_in`; null while none has). the events in
+-- $resend (rows a receiver answered with an error) are taken too, whatever their delivery.
 -- grain: one row per event, in the order the events were recorded (delivery, line).
 with applied as (
     select delivery_no, business_date
@@ -29,6 +30,7 @@ wanted as (
     left join planned as p on p.event_id = e.event_id
     where e.delivery_no = $delivery_no
        or p.sent_in = $delivery_no
+       or list_contains($resend::varchar[], e.event_id)
        or e.event_id in (select cancels_event_id
                          from event
                          where delivery_no = $delivery_no and event_type = 'CANCEL')

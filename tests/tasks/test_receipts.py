@@ -108,3 +108,36 @@ def test_a_test_receiver_answers_through_a_function(register):
                         target_for=lambda sub: target)
     assert asked == [1]
     assert [r["event_id"] for r in receipts.due_resends(register.con, "immigration")] == ["m1"]
+
+
+def test_the_replay_re_sends_what_the_run_re_sent(tmp_path):
+    """The receipt a run imported is imported again at that run by the replay: the re-sending file matches."""
+    from juki_core.settings import Settings
+    from juki_core.store import connect
+    from tasks import daily
+    from tasks.replay import replay
+
+    settings = Settings(store=tmp_path / "live" / "registry.duckdb")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    files = [write_file(inbox, "2026-04-01", [event(f"b{n}", "BASELINE", "2020-01-01", "2026-04-01",
+                                                    **foreigner(n)) for n in (1, 2)]),
+             write_file(inbox, "2026-04-02", [event("m1", "MOVE_WITHIN", "2026-04-02", resident_code=R(1),
+                                                    town_code="0002", address_line="1-1")]),
+             write_file(inbox, "2026-04-03", [])]
+    con = connect(settings.store)
+    try:
+        for n, path in enumerate(files[:2], 1):
+            daily.run(con, settings, f"run-{n}", [str(path)], {"files": [path.name], "store": str(settings.store)},
+                      plaintext=True)
+        answers = settings.root / "outbox" / "immigration" / "receipts"
+        answers.mkdir()
+        (answers / "changes-00000002-20260402.csv").write_text("entry_no,event_id,result,error_code\n1,m1,error,E9\n")
+        daily.run(con, settings, "run-3", [str(files[2])], {"files": [files[2].name], "store": str(settings.store)},
+                  plaintext=True)
+        assert con.execute("select rows from handoff_ledger where subscriber = 'immigration' and sequence_no = 3"
+                           ).fetchall() == [(1,)]
+    finally:
+        con.close()
+    report = replay(settings, tmp_path / "scratch", verify=True)
+    assert report.ok, report.summary()

@@ -27,7 +27,7 @@ unanswered as (
                         and r.sequence_no = e.sequence_no
                         and r.entry_no = e.entry_no)
 )
-select u.*, h.business_date
+select u.*, cast(h.business_date as varchar) as business_date  -- text: artifacts take JSON values
 from (select * from erred union all select * from unanswered) as u
 left join (select subscriber, sequence_no, any_value(business_date) as business_date
            from handoff_ledger

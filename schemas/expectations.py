@@ -66,10 +66,11 @@ pandas_execution_engine.HASH_THRESHOLD = 0
 Refused = Dict[str, List[Dict[str, Any]]]  # rule_id -> [{"column": c, "line": [lines]}]
 
 
-def _rows(execution_engine: PandasExecutionEngine, metric_domain_kwargs: dict) -> pl.DataFrame:
+def _rows(execution_engine: PandasExecutionEngine, metric_domain_kwargs: dict,
+          columns: tuple[str, ...] | None = None) -> pl.DataFrame:
     frame, _, _ = execution_engine.get_compute_domain(domain_kwargs=metric_domain_kwargs,
                                                       domain_type=MetricDomainTypes.TABLE)
-    return pl.from_pandas(frame)
+    return pl.from_pandas(frame if columns is None else frame[list(columns)])
 
 
 def _by_rule(found: pl.DataFrame) -> Refused:
@@ -100,7 +101,7 @@ class BusinessDateViolations(TableMetricProvider):
     @metric_value(engine=PandasExecutionEngine)
     def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
                 runtime_configuration) -> Refused:
-        rows = with_ordinals(_rows(execution_engine, metric_domain_kwargs), ("notified_date",))
+        rows = with_ordinals(_rows(execution_engine, metric_domain_kwargs, (LINE, "notified_date")), ("notified_date",))
         check = business_date_check(date.fromisoformat(str(metric_value_kwargs["business_date"])))
         return _by_rule(violations(rows, (check,)))
 

@@ -41,7 +41,6 @@ Decisions where the agreement is silent:
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -96,7 +95,7 @@ WHITE_SPACE = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspac
 _NOT_WHITE_SPACE = "[^" + "".join(f"\\u{{{ord(c):x}}}" for c in WHITE_SPACE) + "]"
 # Rust's regex has no look-ahead; on a given (non-empty) value the pattern without it is the same.
 _STAY_PERIOD = STAY_PERIOD_PATTERN.replace("(?=.)", "")
-_DATE = re.compile(DATE_PATTERN)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # a polars Date counts days from 1970-01-01
 
 
 @dataclass(frozen=True)
@@ -114,21 +113,12 @@ def _ordinal_column(column: str) -> str:
     return f"__ordinal_{column}"
 
 
-def _date_ordinal(value: str) -> float | None:
-    """Proleptic ordinal of a real YYYY-MM-DD date; None for anything else."""
-    if not _DATE.fullmatch(value):
-        return None
-    try:
-        return float(date.fromisoformat(value).toordinal())
-    except ValueError:
-        return None
-
-
 def date_ordinals(values: pl.Series) -> pl.Series:
-    """Ordinal of each real date (null elsewhere), computed once per distinct value (a file repeats its dates)."""
-    distinct = values.drop_nulls().unique()
-    ordinals = pl.Series([_date_ordinal(v) for v in distinct], dtype=pl.Float64)
-    return values.replace_strict(distinct, ordinals, default=None, return_dtype=pl.Float64)
+    """Proleptic ordinal (date.toordinal) of each real YYYY-MM-DD date; null for null and anything else."""
+    days = values.str.to_date("%Y-%m-%d", strict=False)
+    # the pattern keeps out what the parser would read leniently; Python has no year 0, the parser has
+    real = values.str.contains(DATE_PATTERN).fill_null(False) & days.is_not_null() & (days.dt.year() >= 1)
+    return pl.select(pl.when(real).then(days.cast(pl.Int64) + _EPOCH_ORDINAL).cast(pl.Float64)).to_series()
 
 
 def _ordinal(column: str) -> pl.Expr:
@@ -196,8 +186,8 @@ def _per_distinct(values: pl.Series, fn: Callable[[str], bool]) -> pl.Series:
 
 def _age_over(limit: int) -> pl.Expr:
     """Born on birth_date, older than limit whole years on effective_date (29 February: 28 February)."""
-    def day(column: str) -> pl.Expr:  # the real date from its proleptic ordinal (1970-01-01 is 719163)
-        return (_ordinal(column) - 719_163).cast(pl.Int32).cast(pl.Date)
+    def day(column: str) -> pl.Expr:  # the real date from its proleptic ordinal
+        return (_ordinal(column) - _EPOCH_ORDINAL).cast(pl.Int32).cast(pl.Date)
 
     birth, on = day("birth_date"), day("effective_date")
     by, bm, bd = birth.dt.year(), birth.dt.month(), birth.dt.day()

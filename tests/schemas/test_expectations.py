@@ -134,3 +134,22 @@ def test_an_expectation_lists_refused_lines_by_column_and_no_value():
     assert result.result["unexpected_index_list"] == [{"column": "event_id", "line": [5]},
                                                       {"column": "cancels_event_id", "line": [8]}]
     assert "EV 2" not in json.dumps(result.to_json_dict(), default=str)
+
+
+def test_date_ordinals_agree_with_python_on_every_day_of_awkward_years():
+    import re
+    from datetime import date
+
+    from schemas.change_file import DATE_PATTERN
+
+    def python(value: str):  # the agreement's form, then Python's calendar (3.11 also reads 20240201)
+        if not re.fullmatch(DATE_PATTERN, value):
+            return None
+        try:
+            return float(date.fromisoformat(value).toordinal())
+        except ValueError:
+            return None
+
+    values = [f"{y}-{m:02d}-{d:02d}" for y in ("0000", "0001", "1900", "2000", "2023", "2024", "9999")
+              for m in range(14) for d in range(33)] + ["2024-2-01", "20240201", "2024-02-01T00", "+2024-02-01"]
+    assert date_ordinals(pl.Series(values, dtype=pl.String)).to_list() == [python(v) for v in values]

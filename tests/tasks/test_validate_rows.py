@@ -409,10 +409,10 @@ def test_an_expectation_that_cannot_be_evaluated_fails_without_quoting_values(mo
 
     number = my_number(16_180_339)
 
-    def failing(value: str) -> float:
+    def failing(values):
         raise ValueError(f"cannot read {number}")
 
-    monkeypatch.setattr(schemas.row_rules, "_date_ordinal", failing)
+    monkeypatch.setattr(schemas.row_rules, "date_ordinals", failing)
     with pytest.raises(RuntimeError, match="could not be evaluated") as raised:
         row_violations(frame([valid_row("BASELINE", my_number=number)]), BUSINESS_DATE)
     assert number not in str(raised.value)

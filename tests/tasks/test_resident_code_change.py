@@ -181,3 +181,25 @@ def test_a_generated_city_with_code_changes_applies_whole(register, monkeypatch,
     from tasks.check import broken_invariants
 
     assert broken_invariants(register.con) == {}
+
+
+def test_published_by_the_watermarks_and_the_digest_kept_per_batch_holds(register):
+    """The daily publishing sends the change in its own 住基ネット file; the snapshot names only the code in force."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from tasks import publish
+    from tasks.audit import register_digest
+
+    city(register)
+    publish.publish_handoffs(register.con, "test", register.root, key_for=lambda sub: None, plaintext=True)
+    outbox = register.root / "outbox"
+    feed = [pq.read_table(io.BytesIO(p.read_bytes())).to_pylist()
+            for p in sorted((outbox / "juki_net").glob("changes-*.parquet*"))]
+    assert [[(r["event_type"], r["resident_code"], r["replaced_resident_code"]) for r in rows] for rows in feed] == [
+        [], [("RESIDENT_CODE_CHANGE", R(101), R(1))]]  # BASELINE rows are never sent
+    (snapshot,) = [p for p in (outbox / "conbini").glob("residents-*") if p.is_file()]
+    codes = pq.read_table(io.BytesIO(snapshot.read_bytes())).column("resident_code").to_pylist()
+    assert codes == sorted([R(101), R(2), R(3)])
+    assert register_digest(register.con) == register_digest(register.con, full=True)

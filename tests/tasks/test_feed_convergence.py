@@ -26,9 +26,10 @@ from tests.builders import event, person, resident_code, write_file
 
 R = resident_code
 BASELINE_DAY = dt.date(2026, 4, 1)
-EVERYTHING_FIELDS = ["resident_code", "my_number", "family_name", "given_name", "birth_date", "address",
-                     "address_since", "dest_address", "household_id", "relationship"]
-KINDS = ("MOVE_WITHIN", "NAME_CHANGE", "BIRTH", "MOVE_OUT", "DEATH", "CANCEL", "HOUSEHOLD_CHANGE")
+EVERYTHING_FIELDS = ["resident_code", "replaced_resident_code", "my_number", "family_name", "given_name",
+                     "birth_date", "address", "address_since", "dest_address", "household_id", "relationship"]
+KINDS = ("MOVE_WITHIN", "NAME_CHANGE", "BIRTH", "MOVE_OUT", "DEATH", "CANCEL", "HOUSEHOLD_CHANGE",
+         "RESIDENT_CODE_CHANGE")
 
 
 def subscribers_yaml(folder: Path) -> Path:
@@ -38,7 +39,7 @@ def subscribers_yaml(folder: Path) -> Path:
         "juki_net": real["juki_net"],
         "everything": {"mode": "change_feed", "population": "all", "fields": EVERYTHING_FIELDS,
                        "event_types": ["BIRTH", "MOVE_WITHIN", "NAME_CHANGE", "MOVE_OUT", "DEATH",
-                                       "HOUSEHOLD_CHANGE"]},
+                                       "HOUSEHOLD_CHANGE", "RESIDENT_CODE_CHANGE"]},
     }}
     path = folder / "subscribers.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
@@ -49,6 +50,7 @@ def subscribers_yaml(folder: Path) -> Path:
 def streams(draw) -> list[tuple[str, list[dict], bool]]:
     """Files after the BASELINE: (business date, rows, publish after it?); dates may repeat, rows arrive late."""
     files, day, ids, people, born = [], BASELINE_DAY, {}, [1, 2, 3], 10
+    code = {n: R(n) for n in (1, 2, 3)}  # the code a person's rows name: the newest one a change row gave
     for f in range(draw(st.integers(1, 4))):
         day += dt.timedelta(days=draw(st.sampled_from([0, 1, 1, 3])))
         if day == BASELINE_DAY:
@@ -68,21 +70,25 @@ def streams(draw) -> list[tuple[str, list[dict], bool]]:
             elif kind == "BIRTH":
                 n, born = born, born + 1
                 people.append(n)
+                code[n] = R(n)
                 row = event(eid, "BIRTH", eff, noted, **person(n, birth_date=eff, household_id="H1",
                                                                   relationship="子"))
+            elif kind == "RESIDENT_CODE_CHANGE":
+                row = event(eid, kind, eff, noted, resident_code=code[n], new_resident_code=R(1000 * n + f * 10 + j))
+                code[n] = row["new_resident_code"]
             elif kind == "MOVE_WITHIN":
-                row = event(eid, kind, eff, noted, resident_code=R(n), town_code=draw(st.sampled_from(["0002", "0003"])),
+                row = event(eid, kind, eff, noted, resident_code=code[n], town_code=draw(st.sampled_from(["0002", "0003"])),
                             address_line=f"{draw(st.integers(1, 3))}-1", household_id=f"H{n}", relationship="世帯主")
             elif kind == "NAME_CHANGE":
-                row = event(eid, kind, eff, noted, resident_code=R(n),
+                row = event(eid, kind, eff, noted, resident_code=code[n],
                             family_name=draw(st.sampled_from(["埼玉", "蕨", "戸田"])), given_name="太郎",
                             family_name_kana="サイタマ", given_name_kana="タロウ")
             elif kind == "HOUSEHOLD_CHANGE":
-                row = event(eid, kind, eff, noted, resident_code=R(n), household_id="H1", relationship="同居人")
+                row = event(eid, kind, eff, noted, resident_code=code[n], household_id="H1", relationship="同居人")
             elif kind == "MOVE_OUT":
-                row = event(eid, kind, eff, noted, resident_code=R(n), dest_address="東京都千代田区千代田1-1")
+                row = event(eid, kind, eff, noted, resident_code=code[n], dest_address="東京都千代田区千代田1-1")
             else:
-                row = event(eid, kind, eff, noted, resident_code=R(n))
+                row = event(eid, kind, eff, noted, resident_code=code[n])
             ids[eid] = row["resident_code"]
             rows.append(row)
         if rows:
@@ -120,12 +126,15 @@ def receiver(target: Path) -> dict[str, dict]:
     for header in headers:
         rows = pl.from_arrow(pq.read_table(io.BytesIO((target / header["file"]).read_bytes()))).to_dicts()
         for row in rows:
+            if row.get("replaced_resident_code"):  # 住民票コードの変更: the same person under the new code
+                held.pop(row["replaced_resident_code"], None)
             if row["record_status"] is None:
                 held.pop(row["resident_code"], None)
             else:
                 held[row["resident_code"]] = {k: v for k, v in row.items()
                                               if k not in ("entry_no", "event_id", "event_type", "effective_date",
-                                                           "notified_date", "cancels_event_id")}
+                                                           "notified_date", "cancels_event_id",
+                                                           "replaced_resident_code")}
     return held
 
 
@@ -141,8 +150,9 @@ def register_now(root: Path, fields: list[str]) -> dict[str, dict]:
         r["address"] = (MUNICIPALITY_PREFIX + towns[r["town_code"]] + r["address_line"]
                         if r["town_code"] in towns and r["address_line"] is not None else None)
         r["resident_code"] = r.get("new_resident_code") or r["resident_code"]  # the code in force
-        r["replaced_resident_code"] = None  # sent on a 住民票コードの変更's own row only (not generated here)
-        out[r["resident_code"]] = {"record_status": r["status"], **{f: r[f] for f in fields}}
+        # replaced_resident_code is said on a 住民票コードの変更's own row only: not part of a record
+        out[r["resident_code"]] = {"record_status": r["status"],
+                                   **{f: r[f] for f in fields if f != "replaced_resident_code"}}
     return out
 
 
@@ -192,3 +202,23 @@ def test_case_3_by_hand_the_receiver_keeps_the_move_and_takes_the_name():
     """The late NAME_CHANGE's row carries the name and the address after the move; then the move is cancelled."""
     converges(CASE_3[:2])
     converges(CASE_3)
+
+
+CASE_CODE = [("2026-04-05", [event("c1", "RESIDENT_CODE_CHANGE", "2026-04-05", resident_code=R(1),
+                                   new_resident_code=R(501)),
+                             event("c2", "MOVE_WITHIN", "2026-04-05", resident_code=R(2), town_code="0002",
+                                   address_line="2-2", household_id="H2", relationship="世帯主")], False),
+             ("2026-04-06", [event("n1", "NAME_CHANGE", "2026-04-06", resident_code=R(501), family_name="蕨",
+                                   given_name="太郎", family_name_kana="ワラビ", given_name_kana="タロウ"),
+                             event("c3", "RESIDENT_CODE_CHANGE", "2026-04-06", resident_code=R(2),
+                                   new_resident_code=R(502))], True),
+             ("2026-04-07", [event("m1", "MOVE_WITHIN", "2026-04-03", "2026-04-07", resident_code=R(1),
+                                   town_code="0003", address_line="3-3", household_id="H1", relationship="世帯主"),
+                             event("c4", "RESIDENT_CODE_CHANGE", "2026-04-07", resident_code=R(501),
+                                   new_resident_code=R(601))], True)]
+
+
+def test_a_code_change_reaches_every_feed_that_carries_the_code():
+    """住民票コードの変更, one published late, a second change, and a late event by the old code: every receiver
+    ends holding each person once, under the code in force."""
+    converges(CASE_CODE)

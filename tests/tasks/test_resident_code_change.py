@@ -149,7 +149,9 @@ def test_the_juki_net_feed_sends_the_change_and_the_snapshot_only_the_current_co
     feed = feed_frame(register.con, "juki_net", delivery)
     assert feed.select("event_type", "resident_code", "replaced_resident_code").rows() == [
         ("RESIDENT_CODE_CHANGE", R(101), R(1))]
-    assert feed_frame(register.con, "koseki_fuhyo", delivery).height == 0  # a code change is not an address change
+    assert feed_frame(register.con, "koseki_fuhyo", delivery).select(  # its rows carry the code too
+        "event_type", "resident_code", "replaced_resident_code").rows() == [("RESIDENT_CODE_CHANGE", R(101), R(1))]
+    assert feed_frame(register.con, "immigration", delivery).height == 0  # a Japanese resident
     register.ingest(write_file(register.inbox, "2026-04-20", [
         event("m1", "MOVE_WITHIN", "2026-04-20", resident_code=R(101), town_code="0002", address_line="4-5-6")]))
     (delivery,) = register.rows("select max(delivery_no) from file_ledger")[0]

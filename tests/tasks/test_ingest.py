@@ -125,10 +125,11 @@ def test_every_event_type_is_applied(city):
         support(12, "n16", d),
         cancel(12, "n17", d, "n16"),
         event("n18", "MOVE_OUT_CONFIRMED", d, resident_code=R(8), dest_address="東京都千代田区永田町1-1"),
+        event("n19", "RESIDENT_CODE_CHANGE", d, resident_code=R(3), new_resident_code=R(303)),
     ]
     outcome = ingest_rows(city, d, rows)
     assert (outcome.status, outcome.rows_read, outcome.rows_applied, outcome.rows_quarantined) == \
-        ("applied", 18, 18, 0), city.quarantine()
+        ("applied", 19, 19, 0), city.quarantine()
     types = {t for (t,) in city.rows("select distinct event_type from event")}
     assert types == set(EVENT_TYPES)
 
@@ -140,7 +141,7 @@ def test_every_event_type_is_applied(city):
     assert rec(22)["prev_address"] == "アメリカ合衆国"
     assert (rec(1)["town_code"], rec(1)["address_line"], rec(1)["address_since"]) == ("0002", "9-9", day(d))
     assert (rec(2)["household_id"], rec(2)["relationship"]) == ("H1", "妻")
-    assert rec(3)["family_name"] == "山田"
+    assert (rec(3)["family_name"], rec(3)["new_resident_code"]) == ("山田", R(303))
     assert (rec(4)["foreign_resident_category"], rec(4)["residence_status"]) == ("SPECIAL_PERMANENT", None)
     assert (rec(5)["nationality"], rec(5)["residence_card_no"], rec(5)["honseki"]) == ("JP", None, "埼玉県川口市")
     assert rec(6)["support_measure"] is True

@@ -42,6 +42,7 @@ from synthetic.people import (
     _person,
     _pick_town,
     _record,
+    _stay_period,
 )
 
 
@@ -542,7 +543,7 @@ def _ev_status_change(d: _Day, _group: str, _max: int) -> int:
         fields["fcat"], fields["rstatus"], fields["card"], fields["expiry"])
     d.emit(pid, "STATUS_CHANGE", e, foreign_resident_category=c.fcat[pid],
            residence_status=c.rstatus[pid], residence_card_no=c.card[pid],
-           stay_expiry_date=_iso(c.expiry[pid]))
+           stay_expiry_date=_iso(c.expiry[pid]), stay_period=_stay_period(c.rstatus[pid], c.expiry[pid], e))
     return 1
 
 

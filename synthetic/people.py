@@ -3,12 +3,52 @@
 from __future__ import annotations
 
 import bisect
+import random
 
 from schemas.change_file import MUNICIPALITY_PREFIX, town_names
 from synthetic.calibration import NO_FAMILY_STATUSES, STATUS_WEIGHTS
 from synthetic.codes import _card_number, _mn
 from synthetic.model import CURRENT, _City, _iso, _weighted
 from synthetic.names import COUNTRY_JA, JAPANESE_ABROAD, NAME_TRADITIONS, ORIGINS, TRADITION_OF, VN_MIDDLE
+
+
+# 在留期間 a status may be granted (入管法施行規則 別表第二), longest first; 永住者 has none (無期限)
+STAY_PERIODS = {
+    "留学": ("4年3月", "4年", "3年3月", "3年", "2年3月", "2年", "1年3月", "1年", "6月", "3月"),
+    "家族滞在": ("5年", "4年3月", "4年", "3年3月", "3年", "2年3月", "2年", "1年3月", "1年", "6月", "3月"),
+}
+TRAINEE_PERIODS = ("2年", "1年", "6月")  # 技能実習: 1号 up to 1年, 2号 and 3号 up to 2年
+OTHER_PERIODS = ("5年", "3年", "1年", "6月", "3月")
+# 旧氏 is recorded only on request (since 2019): a small share of married Japanese residents (a guess; few
+# ask for it). Drawn from a stream of its own per person, so the rest of the city keeps its draws.
+FORMER_SURNAME_SHARE = 0.02
+FORMER_SURNAME_RELATIONSHIPS = ("妻", "夫")
+
+
+def _period_days(period: str) -> int:
+    years = int(period.split("年")[0]) if "年" in period else 0
+    months = int(period.split("年")[-1].split("月")[0]) if "月" in period else 0
+    return years * 365 + months * 30
+
+
+def _stay_period(status: str, expiry: int, granted: int) -> str:
+    """在留期間 of a 中長期在留者: the shortest period the status allows that reaches the expiry from the day it
+    was granted (the longest when none does); none for 永住者."""
+    if not status or status == "永住者" or not expiry:
+        return ""
+    periods = STAY_PERIODS.get(status) or (TRAINEE_PERIODS if status.startswith("技能実習") else OTHER_PERIODS)
+    return next((p for p in reversed(periods) if _period_days(p) >= expiry - granted), periods[0])
+
+
+def _former_surname(c: _City, pid: int) -> str:
+    """旧氏 of a married Japanese resident who asked for it: a family name other than theirs."""
+    if c.nat[pid] != "JP" or c.rel[pid] not in FORMER_SURNAME_RELATIONSHIPS:
+        return ""
+    rr = random.Random(f"{c.rr_seed}-{c.code[pid]}-former-surname")
+    if rr.random() >= FORMER_SURNAME_SHARE:
+        return ""
+    return next((f for f, _kana in rr.sample(c.pools.jp_family, min(5, len(c.pools.jp_family)))
+                 if f != c.fam[pid]), "")
 
 
 def _pick_town(c: _City, foreign: bool) -> str:
@@ -160,4 +200,6 @@ def _record(c: _City, pid: int) -> dict:
         "residence_status": c.rstatus[pid], "residence_card_no": c.card[pid],
         "stay_expiry_date": _iso(exp) if exp else "", "foreign_resident_category": c.fcat[pid],
         "support_measure": c.support[pid] if c.support[pid] == "1" else "",
+        "former_surname": _former_surname(c, pid),
+        "stay_period": _stay_period(c.rstatus[pid], exp, c.last[pid]) if c.fcat[pid] == "MID_LONG" else "",
     }

@@ -75,6 +75,7 @@ RECORD_TYPES: dict[str, pa.DataType] = {
     "residence_status": _S, "stay_expiry_date": _D, "residence_card_no": _S, "support_measure": _B,
     # 住民票コードの変更: the code issued (a record field) and, on the change's own feed row, the code given up
     "new_resident_code": _S, "replaced_resident_code": _S,
+    "former_surname": _S, "stay_period": _S,  # 旧氏, 在留期間 (agreement version 2)
 }
 CONBINI_TYPES = {**RECORD_TYPES, "head_of_household_name": _S, "household_certificate_blocked": _B}
 ENTRY_TYPES: dict[str, pa.DataType] = {

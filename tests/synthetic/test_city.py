@@ -365,7 +365,9 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
 # city makes 転出確定 (MOVE_OUT_CONFIRMED) rows.
 # Changed by issue 11 item 10: the header ends with the added column new_resident_code (every row one empty field
 # more); without that column the bytes are those of 2b6c6f3a…94c05c, and this small city makes no 住民票コードの変更.
-PINNED_CITY_SHA256 = "822442b260770c095f61ab3edbcd5037dcce7765703d4b180780989782a10c72"
+# Changed by issue 11 item 12: married Japanese residents may carry a 旧氏 (2 %, a stream of draws of its own)
+# and every 中長期在留者 but a 永住者 a 在留期間, on the adding rows and STATUS_CHANGE; the other draws are as before.
+PINNED_CITY_SHA256 = "8d1eab438237e231e548e4091c5fd4eff874146a0ffdb026756d81646306f525"
 
 
 def test_a_small_city_keeps_its_pinned_bytes(tmp_path):
@@ -421,6 +423,26 @@ def test_baseline_is_calibrated_to_kawaguchi(long_run):
         else:
             assert not r["honseki"] and not r["hittousha"]
             assert re.fullmatch(r"[A-Z][A-Z ]*", r["family_name"]) and re.fullmatch(r"[A-Z][A-Z ]*", r["given_name"])
+
+
+def test_former_surnames_and_stay_periods_at_plausible_rates(busy_run):
+    """旧氏 for a few married Japanese residents (never the same as their name, never a foreigner's); 在留期間 for
+    every 中長期在留者 but a 永住者, in the agreement's form, on the adding rows and on STATUS_CHANGE."""
+    _encoding, rows = read_change_file(busy_run[0])
+    broken = {b["line"] for b in read_truth(busy_run[0])["broken"]}
+    rows = [r for i, r in enumerate(rows, start=2) if i not in broken]
+    married = [r for r in rows if r["nationality"] == "JP" and r["relationship"] in ("妻", "夫")]
+    kept = [r for r in married if r["former_surname"]]
+    assert 0.01 < len(kept) / len(married) < 0.03
+    assert all(r["former_surname"] != r["family_name"] for r in kept)
+    assert {r["relationship"] for r in rows if r["former_surname"]} <= {"妻", "夫"}
+    assert not [r for r in rows if r["former_surname"] and r["nationality"] != "JP"]
+    mid = [r for r in rows if r["foreign_resident_category"] == "MID_LONG"]
+    assert all(bool(r["stay_period"]) == (r["residence_status"] != "永住者") for r in mid)
+    assert all(re.fullmatch(r"(\d+年)?(\d+月)?", r["stay_period"]) for r in mid)
+    assert not [r for r in rows if r["stay_period"] and r["foreign_resident_category"] != "MID_LONG"]
+    later = [r for path in busy_run[1:] for r in read_change_file(path)[1]]
+    assert Counter(r["event_type"] for r in later if r["stay_period"])["STATUS_CHANGE"] > 0
 
 
 def test_full_size_proportions_in_a_mid_size_city(busy_run):

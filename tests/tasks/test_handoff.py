@@ -34,6 +34,8 @@ SPEC_COLUMNS = [
     "honseki", "hittousha", "foreign_resident_category", "residence_status", "stay_expiry_date",
     "residence_card_no", "household_certificate_blocked",
 ]
+# the agreement's version 2 adds 旧氏 and 在留期間, both printed on the certificate: after the spec's columns
+CONBINI_COLUMNS = SPEC_COLUMNS + ["former_surname", "stay_period"]
 ENTRY_COLUMNS = ["entry_no", "event_id", "event_type", "effective_date", "notified_date", "cancels_event_id",
                  "record_status"]
 
@@ -87,10 +89,11 @@ def codes(*numbers: int) -> list[str]:
 # --- configuration --------------------------------------------------------------------------
 
 def test_subscribers_are_configuration():
-    """Four subscribers; conbini's fields are the spec's columns in order; default targets beside the store."""
+    """Four subscribers; conbini's fields are the spec's columns in order (then version 2's); default targets
+    beside the store."""
     subs = load_subscribers()
     assert set(subs) == {"conbini", "juki_net", "immigration", "koseki_fuhyo"}
-    assert subs["conbini"].mode == "latest_snapshot" and list(subs["conbini"].fields) == SPEC_COLUMNS
+    assert subs["conbini"].mode == "latest_snapshot" and list(subs["conbini"].fields) == CONBINI_COLUMNS
     assert subs["conbini"].exclude == ("support_measure", "planned_move_out")
     assert {s.mode for n, s in subs.items() if n != "conbini"} == {"change_feed"}
     assert "my_number" in subs["juki_net"].fields
@@ -204,7 +207,7 @@ def test_a_cancelled_move_out_is_no_plan(households):
 def test_conbini_columns_names_and_addresses(households):
     """The spec's columns in order and types; head of household name, null without 世帯主; the address."""
     frame, _ = conbini_frame(households.con, day("2026-04-02"))
-    assert frame.columns == SPEC_COLUMNS
+    assert frame.columns == CONBINI_COLUMNS
     schema = frame.schema
     assert schema["birth_date"] == pl.Date and schema["resident_since"] == pl.Date
     assert schema["sex"] == pl.String and schema["household_certificate_blocked"] == pl.Boolean

@@ -122,13 +122,18 @@ def conbini_query(fields: tuple[str, ...], exclude: tuple[str, ...], towns: dict
     judged = (f"with residents as (\n{base}\n),\n"
               f"judged as (select *, cast({reason} as varchar) as excluded_reason from residents)")
     columns = ", ".join(f'"{f}"' for f in fields)
+    # the households with someone left out, as a narrow set joined back (a window over every household
+    # partitioned and sorted all residents with all their columns once more before the final sort)
     rows = (f"{judged},\n"
+            "blocked as (\n"
+            "    select distinct household_id, true as blocked from judged where excluded_reason is not null\n"
+            "),\n"
             "marked as (\n"
             "    select j.*,\n"
-            "           bool_or(j.excluded_reason is not null) over (partition by j.household_id)"
-            " as household_certificate_blocked,\n"
+            "           coalesce(b.blocked, false) as household_certificate_blocked,\n"
             "           $prefix || t.town_name || j.address_line as address\n"
             "    from judged as j\n"
+            "    left join blocked as b on b.household_id is not distinct from j.household_id\n"
             "    left join (select unnest($town_codes) as town_code, unnest($town_names) as town_name) as t\n"
             "           on t.town_code = j.town_code\n"
             ")\n"

@@ -331,7 +331,8 @@ def _first_versions(rows: pl.DataFrame) -> pl.DataFrame:
 
 def quarantine_frame(change_file: ChangeFile, refusals: dict[int, list[tuple[str, str | None]]]) -> pl.DataFrame:
     """One row per refused line with every rule id and sentence (no values from the row)."""
-    raw = dict(zip(change_file.rows["line"].to_list(), change_file.raw_rows))
+    refused = change_file.rows.select("line", raw=change_file.raw).filter(pl.col("line").is_in(list(refusals)))
+    raw = dict(refused.iter_rows())
     keys = change_file.rows.select("line", "event_id", "resident_code")
     records = []
     for line in sorted(refusals):

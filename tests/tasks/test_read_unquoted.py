@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from polars.testing import assert_frame_equal
 
-from schemas.change_file import COLUMNS
+from schemas.change_file import COLUMNS, COLUMNS_V1
 from tasks import read
 from tests.builders import csv_text, event, person
 
@@ -18,6 +18,12 @@ def _rows() -> str:
     return csv_text([event(f"B{n}", "BASELINE", "2000-01-01", "2026-04-01", **person(n)) for n in range(1, 4)])
 
 
+def _v1_rows() -> str:
+    """The rows as a file of the first agreement's columns only (the later ones absent, not empty)."""
+    keep = [i for i, c in enumerate(COLUMNS) if c in COLUMNS_V1]
+    return "".join(",".join(line.split(",")[i] for i in keep) + "\n" for line in _rows().splitlines())
+
+
 CASES = {
     "plain": _rows(),
     "crlf": _rows().replace("\n", "\r\n"),
@@ -25,6 +31,7 @@ CASES = {
     "a short and a long row": _rows() + "E9,MOVE_WITHIN\n" + _rows().splitlines()[1] + ",extra\n",
     "an extra column": _rows().replace(",".join(COLUMNS), ",".join(COLUMNS) + ",memo", 1),
     "a row of spaces": _rows() + "   \n",
+    "the first agreement's columns only": _v1_rows(),
 }
 
 

@@ -103,7 +103,6 @@ def test_a_polling_reader_never_sees_a_broken_or_stale_snapshot(register, tmp_pa
     reader.start()
 
     published: dict[int, set[str]] = {}
-    started = time.monotonic()
     late_death_known = False
     try:
         for k in range(PUBLISHES):
@@ -122,7 +121,6 @@ def test_a_polling_reader_never_sees_a_broken_or_stale_snapshot(register, tmp_pa
         final.append(max(published, default=0))
         stop.set()
         reader.join(timeout=30)
-    elapsed = time.monotonic() - started
 
     assert not reader.is_alive() and not errors, errors
     assert PUBLISHES in seen and log.count("read") >= 1
@@ -130,4 +128,3 @@ def test_a_polling_reader_never_sees_a_broken_or_stale_snapshot(register, tmp_pa
         # exactly what was published then: nobody removed before that publish, nobody missing
         assert residents == published[snapshot], snapshot
     assert R(LATE_DEATH[0]) not in seen[PUBLISHES] and R(1) not in seen[PUBLISHES]
-    assert elapsed < 30

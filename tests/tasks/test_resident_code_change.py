@@ -205,3 +205,23 @@ def test_published_by_the_watermarks_and_the_digest_kept_per_batch_holds(registe
     codes = pq.read_table(io.BytesIO(snapshot.read_bytes())).column("resident_code").to_pylist()
     assert codes == sorted([R(101), R(2), R(3)])
     assert register_digest(register.con) == register_digest(register.con, full=True)
+
+
+def test_juki_show_by_the_old_code_on_the_command_line(register, capsys):
+    """`juki show OLD --format json` finds the person and says the code changed, without Prefect."""
+    import json
+
+    from juki_core.store import connect
+    from tests.builders import run_juki
+
+    city(register)
+    register.con.close()  # a read command opens the store read-only: no writer may hold it
+    try:
+        status, out, _ = run_juki(capsys, "--store", str(register.settings.store), "show", R(1),
+                                  "--as-of", "2026-04-20", "--format", "json")
+    finally:
+        register.con = connect(register.settings.store)
+    shown = json.loads(out)
+    assert status == 0 and shown["status"] == "current"
+    assert shown["code_changed"] == {"replaced_on": "2026-04-10", "by": R(101)}
+    assert shown["current_resident_code"] == R(101) and shown["record"]["new_resident_code"] == R(101)

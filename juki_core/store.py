@@ -121,7 +121,27 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if not read_only:
         for name in SCHEMA_FILES:
             con.execute((SCHEMAS / name).read_text(encoding="utf-8"))
+    else:
+        _read_as_migrated(con)
     return con
+
+
+_ADDED_COLUMN = re.compile(r"alter table (\w+) add column if not exists (\w+) ([\w\[\]]+)(?: default ([^;]+))?;")
+
+
+def _read_as_migrated(con: duckdb.DuckDBPyConnection) -> None:
+    """A store an older juki wrote, opened read-only (so not migrated): the columns migrations.sql adds read as their
+    default (or null) through temporary views of the same names, so reads and the replay's digests work unchanged."""
+    added: dict[str, list[str]] = {}
+    for table, column, type_, default in _ADDED_COLUMN.findall((SCHEMAS / "migrations.sql").read_text(encoding="utf-8")):
+        added.setdefault(table, []).append((column, f"cast({default.strip() or 'null'} as {type_}) as {column}"))
+    (database,) = con.execute("select current_database()").fetchone()
+    have = set(con.execute("select table_name, column_name from duckdb_columns() where database_name = $d "
+                           "and schema_name = 'main'", {"d": database}).fetchall())
+    for table, columns in added.items():
+        missing = [expression for column, expression in columns if (table, column) not in have]
+        if missing and any(t == table for t, _ in have):
+            con.execute(f'create temp view {table} as select *, {", ".join(missing)} from "{database}".main.{table}')
 
 
 @contextlib.contextmanager

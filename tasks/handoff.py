@@ -73,8 +73,8 @@ RECORD_TYPES: dict[str, pa.DataType] = {
     "resident_since": _D, "address_since": _D, "address_notified_date": _D, "prev_address": _S,
     "dest_address": _S, "honseki": _S, "hittousha": _S, "foreign_resident_category": _S,
     "residence_status": _S, "stay_expiry_date": _D, "residence_card_no": _S, "support_measure": _B,
-    # 住民票コードの変更: the code issued (a record field) and, on the change's own feed row, the code given up
-    "new_resident_code": _S, "replaced_resident_code": _S,
+    # 住民票コードの変更: the code issued (a record field, for when_changed; never a field sent)
+    "new_resident_code": _S,
     "former_surname": _S, "stay_period": _S,  # 旧氏, 在留期間 (agreement version 2)
 }
 CONBINI_TYPES = {**RECORD_TYPES, "head_of_household_name": _S, "household_certificate_blocked": _B}
@@ -623,15 +623,18 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
         .when(is_cancel)
         .then(pl.col("target_sent").fill_null(False) & (pl.col("target_sent_in") < delivery_no).fill_null(False))
         .otherwise(pl.col("sent"))
-    ).rename({"now": "record"})
+    ).rename({"now": "record"}).with_row_index("at")
+    # 住民票コードの変更: a receiver keyed by the code first loses the code given up (a row with no record, as
+    # when no record is left), then holds the person under the code in force — in the columns every row has
+    given_up = entries.filter(pl.col("event_type") == "RESIDENT_CODE_CHANGE").with_columns(
+        resident_code=pl.coalesce(pl.col("before").struct.field("new_resident_code"), pl.col("resident_code")),
+        record=pl.lit(None, entries.schema["record"]))
+    entries = pl.concat([given_up.with_columns(then=pl.lit(0)), entries.with_columns(then=pl.lit(1))]).sort("at", "then")
     record = pl.col("record").struct
     columns: dict[str, pl.Expr] = {}
     for f in sub.fields:
         if f == "resident_code":  # from the event: a cancelled addition leaves no record to take it from
             columns[f] = pl.coalesce(record.field("new_resident_code"), pl.col("resident_code"))  # the code in force
-        elif f == "replaced_resident_code":
-            columns[f] = pl.when(pl.col("event_type") == "RESIDENT_CODE_CHANGE").then(
-                pl.coalesce(pl.col("before").struct.field("new_resident_code"), pl.col("resident_code")))
         elif f == "address":
             columns[f] = _address("record")
         else:

@@ -26,8 +26,8 @@ from tests.builders import event, person, resident_code, write_file
 
 R = resident_code
 BASELINE_DAY = dt.date(2026, 4, 1)
-EVERYTHING_FIELDS = ["resident_code", "replaced_resident_code", "my_number", "family_name", "given_name",
-                     "birth_date", "address", "address_since", "dest_address", "household_id", "relationship"]
+EVERYTHING_FIELDS = ["resident_code", "my_number", "family_name", "given_name", "birth_date", "address",
+                     "address_since", "dest_address", "household_id", "relationship"]
 KINDS = ("MOVE_WITHIN", "NAME_CHANGE", "BIRTH", "MOVE_OUT", "DEATH", "CANCEL", "HOUSEHOLD_CHANGE",
          "RESIDENT_CODE_CHANGE")
 
@@ -126,15 +126,12 @@ def receiver(target: Path) -> dict[str, dict]:
     for header in headers:
         rows = pl.from_arrow(pq.read_table(io.BytesIO((target / header["file"]).read_bytes()))).to_dicts()
         for row in rows:
-            if row.get("replaced_resident_code"):  # 住民票コードの変更: the same person under the new code
-                held.pop(row["replaced_resident_code"], None)
             if row["record_status"] is None:
                 held.pop(row["resident_code"], None)
             else:
                 held[row["resident_code"]] = {k: v for k, v in row.items()
                                               if k not in ("entry_no", "event_id", "event_type", "effective_date",
-                                                           "notified_date", "cancels_event_id",
-                                                           "replaced_resident_code")}
+                                                           "notified_date", "cancels_event_id")}
     return held
 
 
@@ -150,9 +147,7 @@ def register_now(root: Path, fields: list[str]) -> dict[str, dict]:
         r["address"] = (MUNICIPALITY_PREFIX + towns[r["town_code"]] + r["address_line"]
                         if r["town_code"] in towns and r["address_line"] is not None else None)
         r["resident_code"] = r.get("new_resident_code") or r["resident_code"]  # the code in force
-        # replaced_resident_code is said on a 住民票コードの変更's own row only: not part of a record
-        out[r["resident_code"]] = {"record_status": r["status"],
-                                   **{f: r[f] for f in fields if f != "replaced_resident_code"}}
+        out[r["resident_code"]] = {"record_status": r["status"], **{f: r[f] for f in fields}}
     return out
 
 

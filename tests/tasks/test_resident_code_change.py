@@ -141,22 +141,23 @@ def test_every_query_by_the_old_code_finds_the_person_and_says_it_changed(regist
 
 
 def test_the_juki_net_feed_sends_the_change_and_the_snapshot_only_the_current_code(register):
-    """住基ネット gets the change as its own row (old and new code); later rows and the snapshot carry the new code."""
+    """住基ネット gets the change as its own rows (the old code dropped, the new one held); later rows and the
+    snapshot carry the new code."""
     from tasks.handoff import conbini_frame, feed_frame
 
     city(register)
     (delivery,) = register.rows("select max(delivery_no) from file_ledger")[0]
     feed = feed_frame(register.con, "juki_net", delivery)
-    assert feed.select("event_type", "resident_code", "replaced_resident_code").rows() == [
-        ("RESIDENT_CODE_CHANGE", R(101), R(1))]
+    change = [("RESIDENT_CODE_CHANGE", R(1), None), ("RESIDENT_CODE_CHANGE", R(101), "current")]
+    assert feed.select("event_type", "resident_code", "record_status").rows() == change  # drop R(1), hold R(101)
     assert feed_frame(register.con, "koseki_fuhyo", delivery).select(  # its rows carry the code too
-        "event_type", "resident_code", "replaced_resident_code").rows() == [("RESIDENT_CODE_CHANGE", R(101), R(1))]
+        "event_type", "resident_code", "record_status").rows() == change
     assert feed_frame(register.con, "immigration", delivery).height == 0  # a Japanese resident
     register.ingest(write_file(register.inbox, "2026-04-20", [
         event("m1", "MOVE_WITHIN", "2026-04-20", resident_code=R(101), town_code="0002", address_line="4-5-6")]))
     (delivery,) = register.rows("select max(delivery_no) from file_ledger")[0]
     assert feed_frame(register.con, "juki_net", delivery).select(
-        "event_type", "resident_code", "replaced_resident_code").rows() == [("MOVE_WITHIN", R(101), None)]
+        "event_type", "resident_code", "record_status").rows() == [("MOVE_WITHIN", R(101), "current")]
     snapshot, _ = conbini_frame(register.con, dt.date(2026, 4, 20))
     assert snapshot["resident_code"].to_list() == sorted([R(101), R(2), R(3)])
 
@@ -199,8 +200,8 @@ def test_published_by_the_watermarks_and_the_digest_kept_per_batch_holds(registe
     outbox = register.root / "outbox"
     feed = [pq.read_table(io.BytesIO(p.read_bytes())).to_pylist()
             for p in sorted((outbox / "juki_net").glob("changes-*.parquet*"))]
-    assert [[(r["event_type"], r["resident_code"], r["replaced_resident_code"]) for r in rows] for rows in feed] == [
-        [], [("RESIDENT_CODE_CHANGE", R(101), R(1))]]  # BASELINE rows are never sent
+    assert [[(r["event_type"], r["resident_code"], r["record_status"]) for r in rows] for rows in feed] == [
+        [], [("RESIDENT_CODE_CHANGE", R(1), None), ("RESIDENT_CODE_CHANGE", R(101), "current")]]  # no BASELINE rows
     (snapshot,) = [p for p in (outbox / "conbini").glob("residents-*") if p.is_file()]
     codes = pq.read_table(io.BytesIO(snapshot.read_bytes())).column("resident_code").to_pylist()
     assert codes == sorted([R(101), R(2), R(3)])

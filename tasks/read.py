@@ -89,9 +89,12 @@ def _parse_unquoted(name: str, business_date: dt.date, encoding: str, text: str)
     header needs parse()'s checks."""
     if text.count("\r") != text.count("\r\n"):
         return None  # a lone CR ends a line too: parse() knows
-    lines = pl.Series("raw", [text]).str.split("\n").explode().str.strip_suffix("\r")
-    if lines.len() and lines[-1] == "":
-        lines = lines.head(-1)
+    if not text or "\x1f" in text:
+        return None
+    # Polars' CSV reader with a separator that cannot occur (control characters refuse the file) gives one
+    # row per physical line, a blank one null, CR LF stripped: a third of the memory of str.split + explode.
+    lines = pl.read_csv(io.BytesIO(text.encode()), has_header=False, separator="\x1f", quote_char=None,
+                        new_columns=["raw"], schema={"raw": pl.String}, infer_schema=False)["raw"].fill_null("")
     given = (lines != "").arg_true()
     if given.len() == 0:
         return None

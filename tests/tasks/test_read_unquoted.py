@@ -32,6 +32,7 @@ CASES = {
     "an extra column": _rows().replace(",".join(COLUMNS), ",".join(COLUMNS) + ",memo", 1),
     "a row of spaces": _rows() + "   \n",
     "the first agreement's columns only": _v1_rows(),
+    "blank lines and spaces in crlf": "\r\n" + (_rows() + "  \n").replace("\n", "\r\n").replace("\r\n", "\r\n\r\n", 2),
 }
 
 

@@ -10,6 +10,7 @@ import duckdb
 
 from juki_core.store import has_table
 from schemas.change_file import ADDING, mask_my_number
+from tasks.heads import household_head
 from tasks.summary import BeforeRegister, check_known, person_key
 
 # read here, not through tasks.apply, which would import polars and pyarrow into every read command
@@ -47,6 +48,9 @@ def show(con: duckdb.DuckDBPyConnection, resident_code: str, day: dt.date,
     shown = {"resident_code": resident_code, "status": record["status"] if record else "unknown",
              "record": record, "history": history}
     shown |= resident_codes(person, history, resident_code)
+    if record and record["status"] == "current" and record.get("household_id") and known_at is None:
+        # the head as the register knows it now (declared, or the only member 職権: tasks/sql/household_heads.sql)
+        shown["household_head"] = household_head(con, record["household_id"], day)
     erased = _erasure(con, person)
     if erased:
         shown["erased"] = erased
@@ -115,6 +119,11 @@ def show_text(shown: dict) -> str:
         lines.append(f"erased         {erased['erased_at']:%Y-%m-%d} UTC by retention run {erased['run_id']} (removed "
                      f"{erased['removed_on']}, more than {erased['years']} years before {erased['as_of']}); "
                      "personal columns cleared")
+    head = shown.get("household_head")
+    if head:
+        basis = "職権, the only member" + (f" since {head['by_authority_since']}" if head["by_authority_since"] else "") \
+            if head["head_basis"] == "by_authority" else "declared"
+        lines.append(f"household head {head['head_resident_code']} {head['head_name']} ({basis})")
     record = shown["record"]
     if record:
         lines.append("record:")

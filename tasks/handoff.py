@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas.change_file import ADDING, EVENT_TYPES, MUNICIPALITY_PREFIX, REMOVING, town_names
 from tasks.faults import fault
+from tasks.heads import define_household_heads
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBERS_YAML = ROOT / "schemas" / "subscribers.yaml"
@@ -299,6 +300,7 @@ def conbini_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
                   subscriber: Subscriber | str = "conbini") -> tuple[pl.DataFrame, dict[str, int]]:
     """The snapshot's rows (residents on as_of who are kept, by resident_code) and the excluded counts by reason."""
     sub = _resolve(subscriber)
+    define_household_heads(con)
     residents = con.sql(_sql("conbini.sql"), params={"as_of": as_of}).pl()
     flags = {"support_measure": pl.col("support_measure"), "planned_move_out": pl.col("planned_move_out")}
     reason = pl.lit(None, pl.String)

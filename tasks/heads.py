@@ -92,7 +92,22 @@ def second_heads(register: pl.DataFrame, stored: dict[str, list[dict]],
     return {line for line, rivals in blamed.items() if not rivals & blamed.keys()}
 
 
+def define_household_heads(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the temp table macro household_heads(on_date): the head of each household on a day, declared or 職権."""
+    con.execute((SQL / "household_heads.sql").read_text(encoding="utf-8"))
+
+
+def household_head(con: duckdb.DuckDBPyConnection, household_id: str, on_date: dt.date) -> dict | None:
+    """The head of one household on a day (code, name, basis, since), or None when it has none."""
+    define_household_heads(con)
+    found = con.sql("select head_resident_code, head_name, head_basis, by_authority_since from household_heads($d) "
+                    "where household_id = $h and head_basis is not null",
+                    params={"d": on_date, "h": household_id}).pl().to_dicts()
+    return found[0] if found else None
+
+
 def households_to_look_at(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> list[dict]:
     """Households without a 世帯主 for more than 14 days on as_of (two or more members), and any with two."""
+    define_household_heads(con)
     return con.sql((SQL / "audit" / "headless_households.sql").read_text(encoding="utf-8"),
                    params={"as_of": as_of}).pl().to_dicts()

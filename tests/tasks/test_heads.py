@@ -117,3 +117,70 @@ def test_two_rows_of_one_person_each_making_a_second_head(register):
     assert (outcome.rows_applied, outcome.rows_quarantined) == (3, 2)
     assert register.quarantine() == {2: ["HOUSEHOLD_HAS_HEAD"], 3: ["DEPENDS_ON_REFUSED_ROW"]}
     assert register.current(R(1), "2026-04-03")["household_id"] == "H1"
+
+
+def _snapshot_heads(register, day: str) -> dict[str, tuple[str, str]]:
+    """Each resident's (続柄, 世帯主 name) in the convenience-store snapshot on a day."""
+    import datetime as dt
+
+    from tasks.handoff import conbini_frame
+
+    frame, _ = conbini_frame(register.con, dt.date.fromisoformat(day))
+    return {r["resident_code"]: (r["relationship"], r["head_of_household_name"]) for r in frame.iter_rows(named=True)}
+
+
+def test_the_only_member_left_is_head_by_authority_and_a_cancel_undoes_it(register):
+    """The head dies leaving the spouse alone: she is head 職権 from the death date; the death cancelled, he is again."""
+    import datetime as dt
+
+    from tasks.heads import household_head, households_to_look_at
+
+    base(register, person(1, household_id="H1", family_name="山田", given_name="一郎"),
+         person(2, household_id="H1", relationship="妻", sex="2", family_name="山田", given_name="花子"))
+    register.ingest(write_file(register.inbox, "2026-04-06", [
+        event("d1", "DEATH", "2026-04-05", "2026-04-06", resident_code=R(1))]))
+    assert household_head(register.con, "H1", dt.date(2026, 4, 4)) == {
+        "head_resident_code": R(1), "head_name": "山田　一郎", "head_basis": "declared", "by_authority_since": None}
+    assert household_head(register.con, "H1", dt.date(2026, 4, 5)) == {
+        "head_resident_code": R(2), "head_name": "山田　花子", "head_basis": "by_authority",
+        "by_authority_since": dt.date(2026, 4, 5)}
+    assert _snapshot_heads(register, "2026-04-05") == {R(2): ("世帯主", "山田　花子")}
+    assert households_to_look_at(register.con, dt.date(2026, 5, 1)) == []
+    # nothing was written for her: cancelling the death leaves one head, the declared one
+    (outcome,) = register.ingest(write_file(register.inbox, "2026-04-08", [
+        event("c1", "CANCEL", "2026-04-08", resident_code=R(1), cancels_event_id="d1")]))
+    assert (outcome.rows_applied, outcome.rows_quarantined) == (1, 0), register.quarantine()
+    assert household_head(register.con, "H1", dt.date(2026, 4, 5))["head_resident_code"] == R(1)
+    assert _snapshot_heads(register, "2026-04-05") == {R(1): ("世帯主", "山田　一郎"), R(2): ("妻", "山田　一郎")}
+    assert households_to_look_at(register.con, dt.date(2026, 5, 1)) == []
+
+
+def test_two_members_left_without_a_head_have_none_until_listed(register):
+    """The head of three dies: nobody is head by authority; the household is listed after 14 days, not before."""
+    import datetime as dt
+
+    from tasks.heads import household_head, households_to_look_at
+
+    base(register, person(1, household_id="H1"), person(2, household_id="H1", relationship="妻", sex="2"),
+         person(3, household_id="H1", relationship="子"))
+    register.ingest(write_file(register.inbox, "2026-04-06", [
+        event("d1", "DEATH", "2026-04-05", "2026-04-06", resident_code=R(1))]))
+    assert household_head(register.con, "H1", dt.date(2026, 4, 5)) is None
+    assert {code: head for code, (_, head) in _snapshot_heads(register, "2026-04-05").items()} == {R(2): None, R(3): None}
+    assert households_to_look_at(register.con, dt.date(2026, 4, 19)) == []
+    assert [(h["problem"], h["household_id"], h["days"]) for h in households_to_look_at(
+        register.con, dt.date(2026, 4, 20))] == [("no_head", "H1", 15)]
+
+
+def test_show_names_the_head_by_authority(register, capsys):
+    """`juki show` of the member left alone names her as head 職権 since the death date."""
+    from tests.builders import run_juki
+
+    base(register, person(1, household_id="H1"), person(2, household_id="H1", relationship="妻", sex="2",
+                                                          family_name="山田", given_name="花子"))
+    register.ingest(write_file(register.inbox, "2026-04-06", [
+        event("d1", "DEATH", "2026-04-05", "2026-04-06", resident_code=R(1))]))
+    register.con.close()
+    status, out, _ = run_juki(capsys, "--store", str(register.settings.store), "show", R(2), "--as-of", "2026-04-06")
+    assert status == 0
+    assert f"household head {R(2)} 山田　花子 (職権, the only member since 2026-04-05)" in out.splitlines()

@@ -1,20 +1,16 @@
 -- households to look at on $as_of: two or more residents without a 世帯主 for more than 14 days (住基法25条:
--- a 世帯主変更 is due within 14 days; a household of one is headed by its member by definition), and
--- households with two 世帯主 (kept from before rule HOUSEHOLD_HAS_HEAD).
+-- a 世帯主変更 is due within 14 days; a household of one is headed by its member by definition,
+-- tasks/sql/household_heads.sql), and households with two 世帯主 (kept from before rule HOUSEHOLD_HAS_HEAD).
 -- grain: one row per household, by problem, oldest first.
 with on_day as (
-    select resident_code, household_id, relationship
-    from resident_version
-    where recorded_to is null
-      and status = 'current'
-      and valid_from <= $as_of
-      and (valid_to is null or valid_to > $as_of)
+    select household_id, members, declared_heads, head_basis
+    from household_heads($as_of)
 ),
 headless as (
-    select household_id, count(*) as members
+    select household_id, members
     from on_day
-    group by household_id
-    having count(*) >= 2 and count(*) filter (where relationship = '世帯主') = 0
+    where declared_heads = 0
+      and head_basis is null
 ),
 since as (
     -- the day the last head stopped being one, else the day the household was first recorded
@@ -34,8 +30,7 @@ select 'no_head' as problem, household_id, members, headless_since as since,
 from since
 where date_diff('day', headless_since, $as_of) > 14
 union all
-select 'two_heads', household_id, count(*), null, null
+select 'two_heads', household_id, members, null, null
 from on_day
-group by household_id
-having count(*) filter (where relationship = '世帯主') > 1
+where declared_heads > 1
 order by problem desc, since, household_id

@@ -19,6 +19,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.heads import define_household_heads
+
 SQL = Path(__file__).resolve().parent / "sql" / "handoff"
 ROW_GROUP_ROWS = 1_000_000  # handoff.parquet_bytes' row_group_size: the same rows give the same bytes
 BATCH_ROWS = 100_000
@@ -109,6 +111,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, typ
                    out: BinaryIO, key: bytes | None) -> Written:
     """Run the query and stream its rows as Parquet into `out`, encrypted when `key` is given."""
     sealed = _Sealed(out, key)
+    define_household_heads(con)  # conbini.sql reads the head of each household from it
     reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
     rows = write_parquet(reader, types, sealed)
     sealed.finish()
@@ -144,5 +147,6 @@ def conbini_query(fields: tuple[str, ...], exclude: tuple[str, ...], towns: dict
 
 def excluded_counts(con: duckdb.DuckDBPyConnection, counts_query: str, as_of: dt.date, exclude: tuple[str, ...]) -> dict:
     """Residents left out of the snapshot, by the first reason that applies to each, every reason listed."""
+    define_household_heads(con)
     found = dict(con.execute(counts_query, {"as_of": as_of}).fetchall())
     return {name: int(found.get(name, 0)) for name in exclude}

@@ -1,5 +1,7 @@
 -- the 世帯主 intervals the register knows now, for every household a change file may touch: those its rows
 -- name and those its persons have ever belonged to. expects the relation `incoming` (resident_code, household_id).
+-- declared heads only: a head by authority (household_heads.sql) exists only where none is declared, so it
+-- can never be a second head, and a member joining a household of one as 世帯主 is lawful.
 -- grain: one row per version in which a current resident is 世帯主 (consecutive versions not merged).
 with households as (
     select household_id from incoming where household_id is not null

@@ -66,12 +66,13 @@ def test_show_text_current(store, capsys):
 
 
 def test_show_json_keys_and_masking(store, capsys):
-    """JSON has resident_code/status/record/history; every my_number shows only its last 4 digits."""
+    """JSON has resident_code/status/record/history/household_head; every my_number shows only its last 4 digits."""
     status, out, _ = run(capsys, "--store", store, "show", R(1), "--as-of", "2026-04-01", "--format", "json")
     assert status == 0
     shown = json.loads(out)
-    assert set(shown) == {"resident_code", "status", "record", "history"}
+    assert set(shown) == {"resident_code", "status", "record", "history", "household_head"}
     assert (shown["resident_code"], shown["status"]) == (R(1), "current")
+    assert shown["household_head"]["head_basis"] in ("declared", "by_authority")
     masked = "*" * 8 + my_number(1)[-4:]
     assert shown["record"]["my_number"] == masked
     assert shown["record"]["town_code"] == "0001"

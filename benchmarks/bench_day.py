@@ -38,7 +38,7 @@ PYTHON = sys.executable
 START = dt.date(2026, 3, 16)
 DAY = "20260330"  # an end-of-March file: about 1,300 rows at 607,000 residents
 KEYS = {f"JUKI_{n}_KEY": bytes(range(i, i + 32)).hex()
-        for i, n in enumerate(("CONBINI", "JUKI_NET", "IMMIGRATION", "KOSEKI_FUHYO"))}
+        for i, n in enumerate(("CONBINI", "JUKI_NET", "IMMIGRATION", "KOSEKI_FUHYO", "KOSEKI_FUHYO_CS"))}
 GiB = 2**30
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.change_file import DEFAULT_MAX_REFUSED_SHARE, MUNICIPALITY_CODE
+from schemas.change_file import DEFAULT_MAX_REFUSED_SHARE, MUNICIPALITY_CODE, MUNICIPALITY_PREFIX
 
 DEFAULT_STORE = Path("data") / "registry.duckdb"
 
@@ -24,6 +24,7 @@ class Settings:
     outbox: str = field(default="")
     subscribers: str = field(default="")  # the subscribers YAML; empty: schemas/subscribers.yaml
     max_days_ahead: int = 0  # a file may be dated this many days after today (Asia/Tokyo); later ones are refused
+    city_name: str = MUNICIPALITY_PREFIX  # 都道府県 + 市区町村 as a 本籍 is written: decides 管内本籍人 for the 附票 feeds
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_days_ahead, int) or self.max_days_ahead < 0:
@@ -41,7 +42,9 @@ class Settings:
     @classmethod
     def resolve(cls, store: str | os.PathLike | None = None, **overrides) -> "Settings":
         """--store PATH, else $JUKI_STORE, else data/registry.duckdb; --subscribers, else $JUKI_SUBSCRIBERS;
-        --max-days-ahead, else $JUKI_MAX_DAYS_AHEAD, else 0."""
+        --max-days-ahead, else $JUKI_MAX_DAYS_AHEAD, else 0; the city's name: $JUKI_CITY_NAME, else 埼玉県川口市."""
+        if overrides.get("city_name") is None and os.environ.get("JUKI_CITY_NAME", "").strip():
+            overrides["city_name"] = os.environ["JUKI_CITY_NAME"].strip()
         if overrides.get("subscribers") is None:
             overrides["subscribers"] = os.environ.get("JUKI_SUBSCRIBERS")
         if overrides.get("max_days_ahead") is None and os.environ.get("JUKI_MAX_DAYS_AHEAD"):

@@ -104,7 +104,7 @@ def parameters(settings: Settings, files: list[str], **extra) -> dict:
     subscribers = Path(settings.subscribers) if settings.subscribers else handoff.SUBSCRIBERS_YAML
     return {"files": [Path(f).name for f in files], "store": str(settings.store),
             "max_refused_share": settings.max_refused_share, "municipality_code": settings.municipality_code,
-            "today": ingest.today().isoformat(), "max_days_ahead": settings.max_days_ahead,
+            "city_name": settings.city_name, "today": ingest.today().isoformat(), "max_days_ahead": settings.max_days_ahead,
             "subscribers": str(subscribers.resolve()), "subscribers_sha256": _sha256_of(subscribers),
             **ingest.RULE_PARAMETERS, **extra}
 
@@ -149,7 +149,8 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
         steps.receipts(con, run_id, settings.root, subscribers=settings.subscribers or None, target_for=target_for,
                        log=log)
         published, refusals = steps.handoffs(con, run_id, settings.root, key_for, plaintext=plaintext, log=log,
-                                             subscribers=settings.subscribers or None, target_for=target_for)
+                                             subscribers=settings.subscribers or None, target_for=target_for,
+                                             city_name=settings.city_name)
     except BaseException as exc:
         record_crash(con, run_id, outcomes, exc)
         raise

@@ -16,6 +16,9 @@ event in cancels_event_id. A CANCEL is sent exactly when its target was sent in 
 cancelled within its own delivery is sent to nobody, and neither is its CANCEL. Which events a subscriber
 gets is decided on the records before and after each event as known right after its file was applied.
 A planned removal (転出予定) is sent in the first delivery whose business date reaches its effective date.
+The 附票 feeds are routed by 本籍 (populations honseki_here / honseki_elsewhere): an event goes to the route of
+the record before it and after it, and a row carries the record only while the subscriber keeps the person's
+附票 (else no record, record_status null: the receiver drops the person).
 
 Every publish is recorded as an intent before the subscriber can see the file (the manifest or the feed
 header), and settled in one transaction with its handoff_ledger row, disclosure_log row and the output's
@@ -83,7 +86,10 @@ ENTRY_TYPES: dict[str, pa.DataType] = {
     "entry_no": pa.int64(), "event_id": _S, "event_type": _S, "effective_date": _D, "notified_date": _D,
     "cancels_event_id": _S, "record_status": _S,
 }
-POPULATIONS = {"latest_snapshot": ("residents",), "change_feed": ("all", "japanese", "foreign")}
+POPULATIONS = {"latest_snapshot": ("residents",),
+               "change_feed": ("all", "japanese", "foreign", "honseki_here", "honseki_elsewhere")}
+# a 附票 is kept by the 本籍地: these feeds hold a person only while the 本籍 is (or is not) in this city
+ROUTED = ("honseki_here", "honseki_elsewhere")
 KEYS = {"description", "mode", "target", "key_env", "population", "fields", "exclude", "event_types", "when_changed"}
 
 
@@ -109,6 +115,7 @@ class Subscriber:
     exclude: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()
     when_changed: tuple[str, ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()  # (field, why it leaves for this subscriber), as configured
 
 
 # --- configuration ------------------------------------------------------------------------
@@ -136,7 +143,10 @@ def _subscriber(name: str, entry: dict) -> Subscriber:
     population = entry.get("population")
     if population not in POPULATIONS[mode]:
         raise problem(f"population must be one of {', '.join(POPULATIONS[mode])} for {mode}")
-    fields = tuple(entry.get("fields") or ())
+    listed = entry.get("fields") or ()
+    # a mapping gives each field its one-line reason (schemas/subscribers.yaml); a plain list is accepted too
+    reasons = tuple((f, str(why or "").strip()) for f, why in listed.items()) if isinstance(listed, dict) else ()
+    fields = tuple(listed)
     allowed = CONBINI_TYPES if mode == "latest_snapshot" else RECORD_TYPES
     unknown = [f for f in fields if f not in allowed]
     if not fields or unknown or len(set(fields)) != len(fields):
@@ -155,7 +165,7 @@ def _subscriber(name: str, entry: dict) -> Subscriber:
     key_env = entry.get("key_env") or f"JUKI_{name.upper()}_KEY"
     return Subscriber(name=name, mode=mode, target=entry.get("target") or f"outbox/{name}/", fields=fields,
                       population=population, key_env=key_env, description=entry.get("description", ""),
-                      exclude=exclude, event_types=event_types, when_changed=when_changed)
+                      exclude=exclude, event_types=event_types, when_changed=when_changed, reasons=reasons)
 
 
 def _resolve(subscriber: Subscriber | str) -> Subscriber:
@@ -593,11 +603,30 @@ def pending_deliveries(con: duckdb.DuckDBPyConnection, output: str, target: str,
 
 # --- change feeds ---------------------------------------------------------------------------
 
+def honseki_here(record: pl.Expr, city_name: str) -> pl.Expr:
+    """Whether a record's 本籍 is in this city (管内本籍人): its text, spaces removed, starts with the city's name."""
+    honseki = record.struct.field("honseki").str.replace_all(r"\s", "")
+    return honseki.str.starts_with(re.sub(r"\s", "", city_name))
+
+
+def _in_population(population: str, record: pl.Expr, city_name: str) -> pl.Expr:
+    """Whether a record (a struct column) belongs to a routed feed's persons: Japanese with the 本籍 here or not."""
+    japanese = record.struct.field("nationality") == "JP"
+    honseki = record.struct.field("honseki").str.replace_all(r"\s", "")
+    here = honseki_here(record, city_name)
+    if population == "honseki_here":
+        return (japanese & here).fill_null(False)
+    return (japanese & (honseki != "") & ~here).fill_null(False)
+
+
 def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, delivery_no: int,
-               resend: tuple[str, ...] = ()) -> pl.DataFrame:
+               resend: tuple[str, ...] = (), city_name: str | None = None) -> pl.DataFrame:
     """The rows of a subscriber's feed file for one applied delivery (entry columns, then its fields), with the
-    events in `resend` (rows the receiver answered with an error) again, in ledger order."""
+    events in `resend` (rows the receiver answered with an error) again, in ledger order.
+
+    `city_name` decides 管内本籍人 for the feeds routed by 本籍 (default: the synthetic city's, 埼玉県川口市)."""
     sub = _resolve(subscriber)
+    city = city_name or MUNICIPALITY_PREFIX
     events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no, "resend": list(resend)}).pl()
     after, before = pl.col("after").struct, pl.col("before").struct
     known = after.field("resident_code").is_not_null()
@@ -605,11 +634,15 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
         changed = pl.any_horizontal([before.field(f).ne_missing(after.field(f)) for f in sub.when_changed])
     else:
         changed = pl.lit(True)
-    population = {
-        "all": pl.lit(True),
-        "japanese": after.field("nationality") == "JP",
-        "foreign": (after.field("nationality") != "JP") | (before.field("nationality") != "JP"),
-    }[sub.population].fill_null(False)
+    if sub.population in ROUTED:  # sent to the 本籍地 before the event and the one after it (a 本籍 that moves)
+        population = (_in_population(sub.population, pl.col("before"), city)
+                      | _in_population(sub.population, pl.col("after"), city))
+    else:
+        population = {
+            "all": pl.lit(True),
+            "japanese": after.field("nationality") == "JP",
+            "foreign": (after.field("nationality") != "JP") | (before.field("nationality") != "JP"),
+        }[sub.population].fill_null(False)
     # cancelled by the time it is sent: in its own delivery, or a plan cancelled (or confirmed) before its date
     undone_before_sent = (pl.col("cancelled_in") <= pl.col("sent_in")).fill_null(False)
     sent = (pl.col("event_type").is_in(sub.event_types) & known & ~undone_before_sent & population
@@ -632,11 +665,19 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
         resident_code=pl.coalesce(pl.col("before").struct.field("new_resident_code"), pl.col("resident_code")),
         record=pl.lit(None, entries.schema["record"]))
     entries = pl.concat([given_up.with_columns(then=pl.lit(0)), entries.with_columns(then=pl.lit(1))]).sort("at", "then")
+    # the code in force, from the event when no record is left (a cancelled addition, a code given up)
+    entries = entries.with_columns(code_in_force=pl.coalesce(pl.col("record").struct.field("new_resident_code"),
+                                                             pl.col("resident_code")))
+    if sub.population in ROUTED:
+        # a person whose 附票 this subscriber no longer keeps (本籍 moved, 国籍喪失) gets a row with no record:
+        # the receiver drops them, and learns nothing of where they went
+        entries = entries.with_columns(
+            record=pl.when(_in_population(sub.population, pl.col("record"), city)).then(pl.col("record")))
     record = pl.col("record").struct
     columns: dict[str, pl.Expr] = {}
     for f in sub.fields:
         if f == "resident_code":  # from the event: a cancelled addition leaves no record to take it from
-            columns[f] = pl.coalesce(record.field("new_resident_code"), pl.col("resident_code"))  # the code in force
+            columns[f] = pl.col("code_in_force")
         elif f == "address":
             columns[f] = _address("record")
         else:
@@ -682,7 +723,8 @@ def _feed_headers_in_target(fs: fsspec.AbstractFileSystem, root: str) -> dict[in
 
 
 def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, target_uri: str,
-                 delivery_no: int, key: bytes | None, plaintext: bool, run_id: str) -> dict:
+                 delivery_no: int, key: bytes | None, plaintext: bool, run_id: str,
+                 city_name: str | None = None) -> dict:
     """Publish a feed's file for the next applied delivery past its watermark: its header, status published.
 
     The rows carry each person's record as the register knows it now (so a receiver applying the files in
@@ -704,7 +746,7 @@ def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, t
     from tasks import receipts
 
     resends = receipts.due_resends(con, sub.name)
-    frame = feed_frame(con, sub, delivery_no, tuple(dict.fromkeys(r["event_id"] for r in resends)))
+    frame = feed_frame(con, sub, delivery_no, tuple(dict.fromkeys(r["event_id"] for r in resends)), city_name)
     data = parquet_bytes(frame, feed_types(sub))
     blob, encryption, suffix = _seal(data, key, plaintext)
     fs, root = _target(target_uri)

@@ -107,13 +107,15 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
                      key_for: Callable[[handoff.Subscriber], bytes | None], plaintext: bool = False,
                      log: Callable[[str], None] = lambda message: None, subscribers: str | None = None,
                      target_for: Callable[[handoff.Subscriber], str] | None = None,
-                     until: dict[str, int] | None = None) -> tuple[dict[str, list], dict[str, str]]:
+                     until: dict[str, int] | None = None,
+                     city_name: str | None = None) -> tuple[dict[str, list], dict[str, str]]:
     """Each change feed's applied deliveries past its watermark, one file each, then the snapshot when the
     register moved past its watermark; publishes a crash left unsettled first. Refusals are collected, not raised.
 
     `subscribers` is the subscribers YAML (default schemas/subscribers.yaml); `target_for` overrides where
     each subscriber's files go (the replay sends every one into its scratch folder); `until` bounds each
-    output's deliveries by its name (the replay of a run that crashed publishes only what that run did)."""
+    output's deliveries by its name (the replay of a run that crashed publishes only what that run did);
+    `city_name` decides which 附票 feed a person's 本籍 routes them to (default: the synthetic city's)."""
     published: dict[str, list] = {}
     problems: dict[str, str] = {}
     newest = handoff.newest_delivery(con)
@@ -132,7 +134,7 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
             if sub.mode == "change_feed":
                 for delivery_no, _day in pending:
                     published[sub.name].append(
-                        handoff.publish_feed(con, sub, target, delivery_no, key, plaintext, run_id))
+                        handoff.publish_feed(con, sub, target, delivery_no, key, plaintext, run_id, city_name))
             else:
                 reflects = pending[-1][0]
                 (as_of,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "

@@ -373,13 +373,15 @@ def scratch_settings(settings: Settings, scratch: Path) -> Settings:
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ReplayError(f"the scratch folder {root} is not empty; give a new or empty folder")
     return Settings(store=root / "registry.duckdb", municipality_code=settings.municipality_code,
-                    max_refused_share=settings.max_refused_share, subscribers=settings.subscribers)
+                    max_refused_share=settings.max_refused_share, subscribers=settings.subscribers,
+                    city_name=settings.city_name)
 
 
 def run_settings(scratch: Settings, parameters: dict) -> Settings:
     """The scratch settings with the run's recorded municipality and subscribers file (many cities differ)."""
     return dataclasses.replace(scratch, municipality_code=parameters.get("municipality_code") or scratch.municipality_code,
-                               subscribers=parameters.get("subscribers") or scratch.subscribers)
+                               subscribers=parameters.get("subscribers") or scratch.subscribers,
+                               city_name=parameters.get("city_name") or scratch.city_name)
 
 
 def _subscribers_changed(run: RecordedRun, parameters: dict) -> list[Divergence]:
@@ -484,7 +486,8 @@ def _republish(con: duckdb.DuckDBPyConnection, scratch: Settings, run: RecordedR
     if feeds:
         publish.publish_handoffs(con, run.run_id, scratch.root, lambda sub: None, plaintext=True,
                                  subscribers=scratch.subscribers or None,
-                                 target_for=functools.partial(scratch_target, scratch), until=feeds)
+                                 target_for=functools.partial(scratch_target, scratch), until=feeds,
+                                 city_name=scratch.city_name)
 
 
 # --- comparing -----------------------------------------------------------------------------------

@@ -133,11 +133,11 @@ def uninterrupted(tmp_path_factory) -> dict:
     return fingerprint(root)
 
 
-# each boundary of tasks/faults.py a day run passes; "#n" is its n-th passing (feeds first, the snapshot 4th)
+# each boundary of tasks/faults.py a day run passes; "#n" is its n-th passing (four feeds first, the snapshot 5th)
 KILLS = ["after-land", "after-apply", "after-invariants", "after-balance", "after-stats-file",
-         "after-stats-file#7", "after-stats-watermark", "after-intent", "after-intent#4", "after-data-file",
-         "after-data-file#4", "after-target-swap", "after-target-swap#4", "after-handoff-ledger",
-         "after-handoff-ledger#4", "after-run-ledger", "after-seal-pending", "after-anchor", "after-seal-commit"]
+         "after-stats-file#7", "after-stats-watermark", "after-intent", "after-intent#5", "after-data-file",
+         "after-data-file#5", "after-target-swap", "after-target-swap#5", "after-handoff-ledger",
+         "after-handoff-ledger#5", "after-run-ledger", "after-seal-pending", "after-anchor", "after-seal-commit"]
 
 
 def test_every_boundary_is_killed_by_a_test():
@@ -263,7 +263,7 @@ def test_case_4_a_kill_after_the_manifest_swap_is_recorded_and_numbers_do_not_ju
     """The snapshot the manifest names gets its ledger and disclosure rows on the next run; the next number
     follows it."""
     root = city(tmp_path / "city")
-    assert killed_at(root, "after-target-swap#4").returncode == -9
+    assert killed_at(root, "after-target-swap#5").returncode == -9
     manifest = json.loads((root / "outbox" / "conbini" / "manifest.json").read_text())
     assert manifest["snapshot_id"] == 2
     with connect(root / STORE, read_only=True) as con:
@@ -311,7 +311,7 @@ def test_juki_publish_sends_what_a_crashed_run_left(tmp_path, capsys):
     assert "2026-04-02/population.csv" in summary["statistics"] and "JUKI_CONBINI_KEY" in err
     key = "ab" * 32
     env = {sub: key for sub in ("JUKI_CONBINI_KEY", "JUKI_JUKI_NET_KEY", "JUKI_IMMIGRATION_KEY",
-                                "JUKI_KOSEKI_FUHYO_KEY")}
+                                "JUKI_KOSEKI_FUHYO_KEY", "JUKI_KOSEKI_FUHYO_CS_KEY")}
     os.environ.update(env)
     try:
         status, out, err = run_juki(capsys, "--store", str(root / STORE), "publish", "--json")

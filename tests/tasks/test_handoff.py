@@ -89,19 +89,29 @@ def codes(*numbers: int) -> list[str]:
 # --- configuration --------------------------------------------------------------------------
 
 def test_subscribers_are_configuration():
-    """Four subscribers; conbini's fields are the spec's columns in order (then version 2's); default targets
+    """Five subscribers; conbini's fields are the spec's columns in order (then version 2's); default targets
     beside the store."""
     subs = load_subscribers()
-    assert set(subs) == {"conbini", "juki_net", "immigration", "koseki_fuhyo"}
+    assert set(subs) == {"conbini", "juki_net", "immigration", "koseki_fuhyo", "koseki_fuhyo_cs"}
     assert subs["conbini"].mode == "latest_snapshot" and list(subs["conbini"].fields) == CONBINI_COLUMNS
     assert subs["conbini"].exclude == ("support_measure", "planned_move_out")
     assert {s.mode for n, s in subs.items() if n != "conbini"} == {"change_feed"}
     assert "my_number" in subs["juki_net"].fields
     assert "my_number" not in subs["immigration"].fields + subs["koseki_fuhyo"].fields
     assert "HOUSEHOLD_CHANGE" not in subs["immigration"].event_types
-    assert (subs["immigration"].population, subs["koseki_fuhyo"].population) == ("foreign", "japanese")
+    assert (subs["immigration"].population, subs["koseki_fuhyo"].population,
+            subs["koseki_fuhyo_cs"].population) == ("foreign", "honseki_here", "honseki_elsewhere")
+    assert "resident_code" not in subs["immigration"].fields  # no reason is written for it (issue 11, item 8)
     assert target_uri("conbini", Path("/city")) == "/city/outbox/conbini"
     assert target_uri("juki_net", Path("/city"), "memory://x/") == "memory://x/"
+
+
+def test_every_field_of_every_subscriber_says_why_it_leaves():
+    """schemas/subscribers.yaml gives each field of each subscriber a one-line reason (issue 11, item 8)."""
+    for name, sub in load_subscribers().items():
+        assert [f for f, _ in sub.reasons] == list(sub.fields), f"{name}: fields must be a mapping field: reason"
+        for field_name, why in sub.reasons:
+            assert why and "\n" not in why, f"{name}.{field_name} has no one-line reason"
 
 
 def test_a_bad_subscriber_file_is_refused_clearly(tmp_path):
@@ -383,12 +393,16 @@ def sent(register, name: str, business_date: str) -> list[tuple[str, str]]:
 
 
 def test_each_feed_gets_its_population_and_its_changes(city):
-    """juki_net: 本人確認情報 changes; immigration: foreigners, no household change; 附票: Japanese addresses."""
+    """juki_net: 本人確認情報 changes and 支援措置; immigration: foreigners, no household change; 附票: the 附票 of
+    Japanese with the 本籍 here (all of them in this city), its 支援措置 and the 消除 on death; via CS: nobody."""
     assert sent(city, "juki_net", "2026-04-02") == [
-        ("m1", "MOVE_WITHIN"), ("n5", "NAME_CHANGE"), ("i6", "MOVE_IN"), ("b8", "BIRTH"), ("d3", "DEATH")]
+        ("m1", "MOVE_WITHIN"), ("n5", "NAME_CHANGE"), ("sm2", "SUPPORT_MEASURE"), ("i6", "MOVE_IN"), ("b8", "BIRTH"),
+        ("d3", "DEATH")]
     assert sent(city, "immigration", "2026-04-02") == [
         ("n5", "NAME_CHANGE"), ("i6", "MOVE_IN")]  # a STATUS_CHANGE is the 法務省's own: no echo
-    assert sent(city, "koseki_fuhyo", "2026-04-02") == [("m1", "MOVE_WITHIN"), ("b8", "BIRTH")]
+    assert sent(city, "koseki_fuhyo", "2026-04-02") == [
+        ("m1", "MOVE_WITHIN"), ("sm2", "SUPPORT_MEASURE"), ("b8", "BIRTH"), ("d3", "DEATH")]
+    assert sent(city, "koseki_fuhyo_cs", "2026-04-02") == []
     assert sent(city, "juki_net", BASELINE_DATE) == []  # the initial load is no change
 
 
@@ -457,9 +471,11 @@ def test_a_cancellation_travels_as_its_own_row(city):
 def test_a_cancelled_addition_leaves_only_the_code(city):
     """Cancelling a move-in: the CANCEL row names the person, the record is gone."""
     ingest(city, "2026-04-03", [event("x6", "CANCEL", "2026-04-03", resident_code=R(6), cancels_event_id="i6")])
-    (row,) = feed_of(city, "immigration", "2026-04-03").to_dicts()
+    (row,) = feed_of(city, "juki_net", "2026-04-03").to_dicts()
     assert (row["event_type"], row["cancels_event_id"], row["resident_code"]) == ("CANCEL", "i6", R(6))
     assert row["family_name"] is None and row["address"] is None and row["record_status"] is None
+    (row,) = feed_of(city, "immigration", "2026-04-03").to_dicts()  # no 住民票コード: the event names it
+    assert (row["event_type"], row["cancels_event_id"], row["record_status"]) == ("CANCEL", "i6", None)
 
 
 def test_feed_files_are_numbered_once_per_delivery(city):
@@ -472,7 +488,7 @@ def test_feed_files_are_numbered_once_per_delivery(city):
     headers = [publish_feed(city.con, "juki_net", target, d, KEY, False, "t")
                for d, _ in pending_deliveries(city.con, output, target)]
     assert [(h["sequence_no"], h["previous_sequence_no"], h["delivery_no"], h["rows"]) for h in headers] == [
-        (1, None, 1, 0), (2, 1, 2, 5), (3, 2, 3, 1)]
+        (1, None, 1, 0), (2, 1, 2, 6), (3, 2, 3, 1)]
     assert files_in(target) == [f"changes-0000000{n}-2026040{n}.{ext}" for n in (1, 2, 3)
                                 for ext in ("json", "parquet.aes")]
     with pytest.raises(HandoffError, match="already published"):
@@ -487,7 +503,7 @@ def test_feed_files_are_numbered_once_per_delivery(city):
         load_subscribers()["juki_net"].fields)
     plain = decrypt(read(target, header["file"]), KEY)
     assert hashlib.sha256(plain).hexdigest() == header["sha256"]
-    assert frame_of(plain)["event_id"].to_list() == ["m1", "n5", "i6", "b8", "d3"]
+    assert frame_of(plain)["event_id"].to_list() == ["m1", "n5", "sm2", "i6", "b8", "d3"]
     # another subscriber numbers its own files
     assert publish_feed(city.con, "immigration", target + "-imm", 2, KEY, False, "t")["sequence_no"] == 1
 

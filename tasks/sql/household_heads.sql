@@ -4,11 +4,12 @@
 -- household became one member. derived, never written as a version: a cancelled death or move-out undoes it by
 -- itself, and it can never stand beside a declared head. two declared heads (kept from before rule
 -- HOUSEHOLD_HAS_HEAD) name nobody rather than a guess. a temp table macro: tasks/heads.py defines it.
+-- head_resident_code is the 住民票コード in force (a RESIDENT_CODE_CHANGE's new one).
 -- grain: one row per household with a resident on the day; the head columns are null when it has no head;
 -- by_authority_since only for head_basis 'by_authority'.
 create or replace temp macro household_heads(on_date) as table
 with on_day as (
-    select resident_code, household_id, relationship, family_name, given_name
+    select resident_code, new_resident_code, household_id, relationship, family_name, given_name
     from resident_version
     where recorded_to is null
       and status = 'current'
@@ -26,7 +27,8 @@ heads as (
     select h.household_id,
            h.members,
            h.declared_heads,
-           d.resident_code as head_resident_code,
+           d.resident_code as head_key,
+           coalesce(d.new_resident_code, d.resident_code) as head_resident_code,
            d.family_name || '　' || d.given_name as head_name,
            case when h.declared_heads = 1 then 'declared' else 'by_authority' end as head_basis
     from households as h
@@ -37,8 +39,8 @@ heads as (
 since as (
     -- the later of: the last other member leaving (death, move-out, move to another household), the member's arrival
     select h.household_id,
-           greatest(max(v.valid_to) filter (where v.resident_code <> h.head_resident_code and v.valid_to <= on_date),
-                    min(v.valid_from) filter (where v.resident_code = h.head_resident_code)) as by_authority_since
+           greatest(max(v.valid_to) filter (where v.resident_code <> h.head_key and v.valid_to <= on_date),
+                    min(v.valid_from) filter (where v.resident_code = h.head_key)) as by_authority_since
     from heads as h
     join resident_version as v
       on v.household_id = h.household_id

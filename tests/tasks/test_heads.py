@@ -184,3 +184,16 @@ def test_show_names_the_head_by_authority(register, capsys):
     status, out, _ = run_juki(capsys, "--store", str(register.settings.store), "show", R(2), "--as-of", "2026-04-06")
     assert status == 0
     assert f"household head {R(2)} 山田　花子 (職権, the only member since 2026-04-05)" in out.splitlines()
+
+
+def test_the_head_is_named_by_the_code_in_force(register):
+    """A member alone who was given a new 住民票コード is head 職権 under the new code."""
+    import datetime as dt
+
+    from tasks.heads import household_head
+
+    base(register, person(1, household_id="H1", relationship="子"))
+    register.ingest(write_file(register.inbox, "2026-04-10", [
+        event("c1", "RESIDENT_CODE_CHANGE", "2026-04-10", resident_code=R(1), new_resident_code=R(101))]))
+    head = household_head(register.con, "H1", dt.date(2026, 4, 10))
+    assert (head["head_resident_code"], head["head_basis"]) == (R(101), "by_authority")

@@ -350,11 +350,12 @@ def read_manifest(target: str) -> dict | None:
 
 def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.date, key: bytes | None,
                     plaintext: bool, run_id: str, subscriber: Subscriber | str = "conbini",
-                    delivery_no: int | None = None) -> dict:
+                    delivery_no: int | None = None, settle: bool = True) -> dict:
     """Publish the snapshot for as_of (intent, data file, manifest.json, ledger rows, old file deleted); the manifest.
 
     `delivery_no` is the newest applied delivery the snapshot reflects (default: the newest there is); the
-    snapshot's watermark moves to it in the transaction that writes the ledger row."""
+    snapshot's watermark moves to it in the transaction that writes the ledger row. `settle=False` stops
+    after the manifest, as a process killed there would (the replay of a run that crashed there)."""
     from tasks import snapshot_writer
 
     sub = _resolve(subscriber)
@@ -400,6 +401,8 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
     fault("after-data-file")
     _put(fs, f"{root}/{MANIFEST}", json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
     fault("after-target-swap")
+    if not settle:
+        return manifest
     _settle(con, sub, target_uri, manifest, reflects, run_id)
     _clear_old_snapshots(fs, root, name)
     return manifest
@@ -502,7 +505,7 @@ def settle_intents(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str,
     sub = _resolve(subscriber)
     ensure_ledger(con)
     ensure_publish_tables(con)
-    pending = con.execute("select sequence_no, delivery_no, header from handoff_intent where subscriber = $s "
+    pending = con.execute("select sequence_no, delivery_no, header, run_id from handoff_intent where subscriber = $s "
                           "and target = $t order by sequence_no",
                           {"s": sub.name, "t": _public_uri(target_uri)}).fetchall()
     fs, root = _target(target_uri)
@@ -512,13 +515,15 @@ def settle_intents(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str,
             _clear_old_snapshots(fs, root, (read_manifest(target_uri) or {}).get("file", ""))
         return []
     delivered = []
-    for sequence_no, delivery_no, text in pending:
+    for sequence_no, delivery_no, text, begun_by in pending:
         header = json.loads(text)
         if _target_names(fs, root, sub, header):
             _settle(con, sub, target_uri, header, delivery_no, run_id)
             if sub.mode == "latest_snapshot":
                 _clear_old_snapshots(fs, root, header["file"])
-            delivered.append({**header, "status": "published", "settled": True})
+            # who wrote the file and what it reflects: the replay has that run write it again, unsettled
+            delivered.append({**header, "status": "published", "settled": True,
+                              "intent": {"run_id": begun_by, "delivery_no": delivery_no}})
             continue
         data = f"{root}/{header['file']}"
         if fs.exists(data):  # written, never named: the subscriber cannot have taken it
@@ -724,11 +729,12 @@ def _feed_headers_in_target(fs: fsspec.AbstractFileSystem, root: str) -> dict[in
 
 def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, target_uri: str,
                  delivery_no: int, key: bytes | None, plaintext: bool, run_id: str,
-                 city_name: str | None = None) -> dict:
+                 city_name: str | None = None, settle: bool = True) -> dict:
     """Publish a feed's file for the next applied delivery past its watermark: its header, status published.
 
     The rows carry each person's record as the register knows it now (so a receiver applying the files in
-    order ends with the register's records), beside the event's own dates."""
+    order ends with the register's records), beside the event's own dates. `settle=False` stops after the
+    header, as a process killed there would (the replay of a run that crashed there)."""
     sub = _resolve(subscriber)
     if sub.mode != "change_feed":
         raise HandoffError(f"subscriber {sub.name} is not a change feed")
@@ -761,7 +767,8 @@ def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, t
     fault("after-data-file")
     _put(fs, f"{root}/{stem}.json", json.dumps(header, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
     fault("after-target-swap")
-    _settle(con, sub, target_uri, header, delivery_no, run_id)
+    if settle:
+        _settle(con, sub, target_uri, header, delivery_no, run_id)
     return {**header, "status": "published"}
 
 

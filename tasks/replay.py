@@ -71,6 +71,8 @@ class RecordedRun:
     erased_later: tuple[str, ...] = ()  # residents erased after the run: left out of history_sha256
     watermarks: tuple[tuple[str, int], ...] = ()  # (output, delivery) the run moved each output to
     receipts: tuple[dict, ...] = ()  # the receivers' answers the run imported (its feed files re-send the errors)
+    # files the run made visible to a subscriber and a later run settled (subscriber, header with its intent)
+    left_visible: tuple[tuple[str, dict], ...] = ()
 
     @property
     def label(self) -> str:
@@ -246,6 +248,7 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
                 answers.setdefault(row["run_id"], []).append(row)
         for row in ledger:
             row["parameters"], row["outputs"] = _json(row["parameters"]), _json(row["outputs"])
+        left = _left_visible(ledger)
         replayed = [r for r in ledger if r["flow_name"] == FLOW_NAME or retention.replayable(r)]
         order = _ordered(deliveries, replayed)
         kept = _until(order, until)
@@ -269,9 +272,22 @@ def plan(settings: Settings, until: dt.date | None = None, verify: bool = False)
         runs.append(RecordedRun(run_id, position, total, row, tuple(files),
                                 tuple(h for h in handoffs if h["run_id"] == run_id), tuple(problems.get(run_id, ())),
                                 history.get(run_id), erased.get(run_id, ()), watermarks=moved.get(run_id, ()),
-                                receipts=tuple(answers.get(run_id, ()))))
+                                receipts=tuple(answers.get(run_id, ())), left_visible=left.get(run_id, ())))
     return Plan(tuple(runs), settings.archive, later=len(order) - len(kept), other_flows=len(ledger) - len(replayed),
                 live=live)
+
+
+def _left_visible(ledger: list[dict]) -> dict[str, tuple[tuple[str, dict], ...]]:
+    """By run: the hand-off files it wrote and named in the target before it died, which a later run settled."""
+    left: dict[str, tuple] = {}
+    for row in ledger:
+        handoffs = (row["outputs"] or {}).get("handoffs")  # a crashed run's row lists ledger rows instead
+        for subscriber, entries in (handoffs.items() if isinstance(handoffs, dict) else ()):
+            for entry in entries:
+                begun_by = (entry.get("intent") or {}).get("run_id")
+                if entry.get("settled") and begun_by and begun_by != row["run_id"]:
+                    left[begun_by] = left.get(begun_by, ()) + ((subscriber, entry),)
+    return left
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
@@ -476,10 +492,9 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
 
 
 def _republish(con: duckdb.DuckDBPyConnection, scratch: Settings, run: RecordedRun) -> None:
-    """What a run that crashed had published before it died, up to the watermarks it moved, nothing more."""
+    """What a run that crashed had published before it died, up to the watermarks it moved, nothing more; and
+    each file it had made visible without its ledger row, left so again for the run that settled it."""
     marks = dict(run.watermarks)
-    if not marks:
-        return
     if publish.STATISTICS in marks:
         publish.write_statistics(con, run.run_id, scratch.stats, until=marks[publish.STATISTICS])
     feeds = {k: v for k, v in marks.items() if k != publish.STATISTICS}
@@ -488,6 +503,18 @@ def _republish(con: duckdb.DuckDBPyConnection, scratch: Settings, run: RecordedR
                                  subscribers=scratch.subscribers or None,
                                  target_for=functools.partial(scratch_target, scratch), until=feeds,
                                  city_name=scratch.city_name)
+    if not run.left_visible:
+        return
+    subscribers = handoff.load_subscribers(scratch.subscribers or None)
+    for name, entry in run.left_visible:
+        sub = subscribers[name]
+        target, delivery_no = scratch_target(scratch, sub), entry["intent"]["delivery_no"]
+        if sub.mode == "change_feed":
+            handoff.publish_feed(con, sub, target, delivery_no, None, True, run.run_id, city_name=scratch.city_name,
+                                 settle=False)
+        else:
+            handoff.publish_conbini(con, target, dt.date.fromisoformat(entry["as_of"]), None, True, run.run_id,
+                                    subscriber=sub, delivery_no=delivery_no, settle=False)
 
 
 # --- comparing -----------------------------------------------------------------------------------

@@ -1,0 +1,40 @@
+"""Issue 10, the gaps left: a replay after a crash and a run that brought new files reproduces the published
+bytes; every recorded run parameter is replayed as recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from juki_core.settings import Settings
+from juki_core.store import connect
+from tasks import replay
+from tests.builders import event, resident_code, write_file
+from tests.tasks.test_faults import STORE, _fast_validation, city, killed_at, run_daily  # noqa: F401
+
+R = resident_code
+
+
+def next_day_rows() -> list[dict]:
+    """2026-04-03: moves the killed run never saw, of residents whose 04-02 rows it was sending."""
+    return [event("m1b", "MOVE_WITHIN", "2026-04-03", resident_code=R(1), town_code="0003", address_line="3-3"),
+            event("m4b", "MOVE_WITHIN", "2026-04-03", resident_code=R(4), town_code="0004", address_line="4-4")]
+
+
+@pytest.mark.parametrize("boundary", ["after-apply", "after-intent", "after-data-file",
+                                      "after-target-swap", "after-target-swap#4", "after-handoff-ledger#4"])
+def test_a_crash_then_a_run_with_a_new_file_replays_to_the_published_bytes(boundary, tmp_path):
+    """Killed after the day's apply commit, the next run brings the next day's file too: the replay publishes
+    per run what that run published, and `replay --verify` matches."""
+    root = city(tmp_path / "city")
+    assert killed_at(root, boundary).returncode == -9
+    write_file(root / "inbox", "2026-04-03", next_day_rows())
+    record = run_daily(root, "run-next")
+    assert record.status == "completed" and [o["status"] for o in record.outcomes] == ["applied"]
+    report = replay.replay(Settings(store=root / STORE), tmp_path / "scratch", verify=True)
+    assert report.ok, report.summary()
+    live, scratch = root / "outbox", tmp_path / "scratch" / "outbox"
+    for feed in ("juki_net", "immigration", "koseki_fuhyo"):
+        names = sorted(p.name for p in (live / feed).iterdir() if p.name.startswith("changes-"))
+        assert names == sorted(p.name for p in (scratch / feed).iterdir() if p.name.startswith("changes-"))
+    with connect(root / STORE, read_only=True) as con:
+        assert con.execute("select status from run_ledger where run_id = 'run-killed'").fetchall() == [("crashed",)]

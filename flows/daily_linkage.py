@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 from flows.hooks import (FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, ledger_run_id, quiet_prefect_logs,
                          report_failure)
 from juki_core.settings import Settings
-from juki_core.store import StoreError, connect, writer_lock
+from juki_core.store import StoreBusy, StoreError, connect, writer_lock
 from tasks import daily, handoff, ingest, publish, receipts, schedule, validate_rows
 from tasks.check import broken_invariants
 from tasks.heads import households_to_look_at
@@ -150,7 +150,7 @@ def daily_linkage(files: list[str] | None = None, inbox: str | None = None, unti
                 con.close()
     except (StoreError, NotAFile) as exc:
         log.error(str(exc))
-        return failed(str(exc), [])
+        return failed(str(exc), [], busy=isinstance(exc, StoreBusy))
     if missing:
         log.error(missing)
     problems = ([missing] if missing else []) + record.problems()

@@ -27,16 +27,19 @@ TASK_TIMEOUT_SECONDS = _seconds("JUKI_TASK_TIMEOUT_SECONDS", 3600)
 
 
 class RunFailed(Exception):
-    """A run that ended failed with one sentence; `outcome` is what it did (no personal data), for the caller."""
+    """A run that ended failed with one sentence; `outcome` is what it did (no personal data), for the caller.
 
-    def __init__(self, sentence: str, outcome=None) -> None:
+    `busy`: another process held the store, nothing was done, and the same run works later (exit 75)."""
+
+    def __init__(self, sentence: str, outcome=None, busy: bool = False) -> None:
         super().__init__(sentence)
         self.outcome = outcome
+        self.busy = busy
 
 
-def failed(sentence: str, outcome=None) -> State:
+def failed(sentence: str, outcome=None, busy: bool = False) -> State:
     """A flow's Failed state that Prefect resolves to RunFailed (a Failed state holding a list or dict cannot be)."""
-    return Failed(message=sentence, data=RunFailed(sentence, outcome))
+    return Failed(message=sentence, data=RunFailed(sentence, outcome, busy))
 
 
 # Exceptions that carry a sentence written for people: logged as that sentence, without a traceback.

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.hooks import FLOW_TIMEOUT_SECONDS, TASK_TIMEOUT_SECONDS, failed, ledger_run_id, quiet_prefect_logs, report_failure
 from juki_core.settings import Settings
-from juki_core.store import StoreError, connect, writer_lock
+from juki_core.store import StoreBusy, StoreError, connect, writer_lock
 from tasks import retention as retaining
 
 # Prefect's per-task "Finished in state Completed()" at DEBUG, as in the daily flow.
@@ -53,7 +53,7 @@ def retention(store: str | None = None, as_of: dt.date | None = None, years: int
                 con.close()
     except (StoreError, retaining.RetentionError) as exc:
         log.error(str(exc))
-        return failed(str(exc), {"ok": False, "summary": str(exc)})
+        return failed(str(exc), {"ok": False, "summary": str(exc)}, busy=isinstance(exc, StoreBusy))
     summary = retaining.summary(erasure, as_of, years, quarantine_days, dry_run)
     log.info(summary)
     create_markdown_artifact(key="retention", description="What the retention run erased, or would: counts only",

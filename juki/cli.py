@@ -308,6 +308,7 @@ def _read_only(args):
 
 def cmd_ingest(args) -> int:
     from juki.runner import run_daily_linkage
+    from juki_core.store import check_writer_free
 
     missing = [f for f in args.files if "://" not in f and not os.path.exists(f)]
     if missing:
@@ -318,13 +319,17 @@ def cmd_ingest(args) -> int:
         check_regular_files(args.files)
     except NotAFile as exc:
         raise UsageError(str(exc)) from None
-    return run_daily_linkage(_settings(args), files=args.files, as_json=args.json)
+    settings = _settings(args)
+    check_writer_free(settings.store)  # busy: exit 75 now, not after Prefect's 10-20 s start
+    return run_daily_linkage(settings, files=args.files, as_json=args.json)
 
 
 def cmd_daily(args) -> int:
     from juki.runner import run_daily_linkage
+    from juki_core.store import check_writer_free
 
     settings = _settings(args)
+    check_writer_free(settings.store)  # busy: exit 75 now, not after Prefect's 10-20 s start
     return run_daily_linkage(settings, inbox=settings.inbox, until=args.date, as_json=args.json)
 
 
@@ -594,7 +599,9 @@ def cmd_retention(args) -> int:
         raise UsageError(f"--years {args.years} is shorter than the {retention.YEARS} years a removed record must "
                          "be kept (住民基本台帳法施行令第34条); add --dry-run to see what would go")
     from juki.runner import run_retention
+    from juki_core.store import check_writer_free
 
+    check_writer_free(settings.store)  # busy: exit 75 now, not after Prefect's 10-20 s start
     return run_retention(settings, as_of, args.years, args.quarantine_days)
 
 
@@ -654,7 +661,7 @@ def cmd_publish(args) -> int:
     import uuid
 
     from tasks.keys import subscriber_key
-    from juki_core.store import StoreError, connect, writer_lock
+    from juki_core.store import StoreBusy, StoreError, connect, writer_lock
     from tasks import daily
 
     settings = _settings(args)
@@ -667,6 +674,8 @@ def cmd_publish(args) -> int:
             record = daily.run(con, settings, run_id, [], daily.parameters(settings, [], command="publish"),
                                key_for=lambda sub: subscriber_key(sub, use_prefect=use_prefect),
                                log=lambda message: print(message, file=sys.stderr))
+    except StoreBusy:  # exit 75: the same command works once the other run is done
+        raise
     except StoreError as exc:
         print(f"juki publish: {exc}", file=sys.stderr)
         return EXIT_FAILED

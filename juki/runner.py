@@ -26,13 +26,15 @@ def _start_prefect() -> None:
 
 def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox: str | None = None,
                       until: dt.date | None = None, as_json: bool = False) -> int:
-    """Run the flow (Prefect's ephemeral API unless PREFECT_API_URL is set); 0 done, 1 refused or failed."""
+    """Run the flow (Prefect's ephemeral API unless PREFECT_API_URL is set); 0 done, 1 refused or failed, 75 busy."""
     _start_prefect()
     from flows.daily_linkage import daily_linkage
 
     state = daily_linkage(files=files, inbox=inbox, until=until, store=str(settings.store),
                           max_refused_share=settings.max_refused_share, max_days_ahead=settings.max_days_ahead,
                           return_state=True)
+    if (busy := _busy(state)) is not None:
+        return busy
     result = _outcome(state)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)
@@ -48,6 +50,18 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
     if state.is_failed() and not any(o["status"] == "refused" for o in outcomes):
         print(state.message, file=sys.stderr)
     return status
+
+
+def _busy(state) -> int | None:
+    """75 (said in one sentence) when the run found another run holding the store and did nothing."""
+    from flows.hooks import RunFailed
+    from juki.cli import EXIT_BUSY
+
+    failure = state.result(raise_on_failure=False)
+    if isinstance(failure, RunFailed) and getattr(failure, "busy", False):
+        print(f"juki: {failure}", file=sys.stderr)
+        return EXIT_BUSY
+    return None
 
 
 def _outcome(state):
@@ -93,12 +107,14 @@ def run_replay(settings: Settings, until: dt.date | None, verify: bool, as_json:
 
 def run_retention(settings: Settings, as_of: dt.date | None, years: int, quarantine_days: int,
                   dry_run: bool = False) -> int:
-    """Run the retention flow; 0 when it erased (or counted) what was due, 1 when it failed."""
+    """Run the retention flow; 0 when it erased (or counted) what was due, 1 when it failed, 75 busy."""
     _start_prefect()
     from flows.retention import retention
 
     state = retention(store=str(settings.store), as_of=as_of, years=years, quarantine_days=quarantine_days,
                       dry_run=dry_run, return_state=True)
+    if (busy := _busy(state)) is not None:
+        return busy
     result = _outcome(state)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)

@@ -176,6 +176,12 @@ def writer_lock(path: Path, holder: str) -> Iterator[None]:
         os.close(fd)
 
 
+def check_writer_free(path: Path) -> None:
+    """StoreBusy, with writer_lock's sentence, when another run holds the store's writer lock now (a quick look)."""
+    with writer_lock(path, "a check that the store is free"):
+        pass
+
+
 def _holds_writer_lock(path: Path) -> bool:
     with _held_lock:
         return str(Path(path).resolve()) in _held

@@ -353,8 +353,9 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
                     delivery_no: int | None = None, settle: bool = True) -> dict:
     """Publish the snapshot for as_of (intent, data file, manifest.json, ledger rows, old file deleted); the manifest.
 
-    `delivery_no` is the newest applied delivery the snapshot reflects (default: the newest there is); the
-    snapshot's watermark moves to it in the transaction that writes the ledger row. `settle=False` stops
+    `delivery_no` is the newest applied delivery the snapshot reflects (default: the newest dated on or before
+    as_of, so a re-issue as of an older date leaves the watermark where it is); the snapshot's watermark moves
+    to it, never back, in the transaction that writes the ledger row. `settle=False` stops
     after the manifest, as a process killed there would (the replay of a run that crashed there)."""
     from tasks import snapshot_writer
 
@@ -390,7 +391,7 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
         "sha256": written.sha256,
         "excluded": excluded,
     }
-    reflects = newest_delivery(con) if delivery_no is None else delivery_no
+    reflects = delivery_as_of(con, as_of) if delivery_no is None else delivery_no
     try:
         _begin_intent(con, sub, target_uri, snapshot_id, reflects, manifest, run_id)
         fs.mv(temporary, f"{root}/{name}")
@@ -429,6 +430,12 @@ def newest_delivery(con: duckdb.DuckDBPyConnection) -> int:
     """The newest applied delivery (0 when none): what an output that is up to date reflects."""
     return con.execute("select coalesce(max(delivery_no), 0) from file_ledger where status = 'applied'"
                        ).fetchall()[0][0]
+
+
+def delivery_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> int:
+    """The newest applied delivery dated on or before as_of (0 when none): what a snapshot as of that day reflects."""
+    return con.execute("select coalesce(max(delivery_no), 0) from file_ledger where status = 'applied' "
+                       "and business_date <= ?", [as_of]).fetchall()[0][0]
 
 
 def _begin_intent(con: duckdb.DuckDBPyConnection, sub: Subscriber, target: str, sequence_no: int, delivery_no: int,

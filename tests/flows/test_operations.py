@@ -341,3 +341,18 @@ def test_a_crash_gets_the_same_artifact_and_webhook(prefect_api, city, keys, web
     assert body["state"] == "Crashed" and body["flow_run_id"] == str(run.id)
     with connect(city.store) as con:
         assert con.execute("select status from run_ledger").fetchall() == [("crashed",)]
+
+
+def test_a_run_that_finds_the_store_held_exits_75_with_one_sentence(prefect_api, city, capsys):
+    """The command line's look before Prefect starts can miss a run that takes the store meanwhile: the flow's
+    refusal is then 75 too (busy, try again), not 1."""
+    from juki.cli import EXIT_BUSY
+    from juki.runner import run_daily_linkage
+    from juki_core.store import writer_lock
+
+    with writer_lock(city.store, "daily-linkage run test-holder"):
+        status = run_daily_linkage(city, inbox=city.inbox)
+    _, err = capsys.readouterr()
+    assert status == EXIT_BUSY
+    assert "daily-linkage run test-holder" in err and "try again when it has finished" in err
+    assert not city.store.exists() or connect(city.store).execute("select count(*) from run_ledger").fetchall() == [(0,)]

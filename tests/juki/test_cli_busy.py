@@ -116,3 +116,21 @@ def test_a_writer_waits_for_a_read_command_to_let_go(store):
     finally:
         reader.wait(timeout=60)
     assert 0.5 < waited < 30
+
+
+@pytest.mark.parametrize("argv", [["daily"], ["ingest", "FILE"], ["publish"], ["retention", "--as-of", "2026-04-01"]])
+def test_a_writing_command_while_a_run_writes_exits_75_with_one_sentence(store, capsys, argv):
+    """daily, ingest, publish and retention meet a run holding the store: 75 and a sentence to retry, not 1."""
+    inbox = Path(store).parent / "inbox"
+    argv = [str(next(inbox.iterdir())) if a == "FILE" else a for a in argv]
+    writer = _start(WRITER, store)
+    try:
+        status = main(["--store", store, *argv])
+        out, err = capsys.readouterr()
+    finally:
+        writer.communicate("done\n", timeout=60)
+    assert status == EXIT_BUSY and out == ""
+    assert err.count("\n") == 1 and "daily-linkage run test-writer" in err
+    assert "changed nothing; try again when it has finished" in err
+    with connect(Path(store), read_only=True) as con:
+        assert con.execute("select count(*) from run_ledger").fetchall() == [(0,)]

@@ -38,3 +38,22 @@ def test_a_crash_then_a_run_with_a_new_file_replays_to_the_published_bytes(bound
         assert names == sorted(p.name for p in (scratch / feed).iterdir() if p.name.startswith("changes-"))
     with connect(root / STORE, read_only=True) as con:
         assert con.execute("select status from run_ledger where run_id = 'run-killed'").fetchall() == [("crashed",)]
+
+
+def test_a_snapshot_re_issued_as_of_an_older_date_does_not_move_the_watermark(tmp_path, capsys):
+    """`juki handoff conbini --as-of <older>` while the day's file waits to be published: the snapshot it writes
+    reflects that date only, so the next run still publishes the day's snapshot."""
+    from tasks import handoff
+    from tests.builders import run_juki
+
+    root = city(tmp_path / "city")
+    assert killed_at(root, "after-apply").returncode == -9  # 04-02 applied, its snapshot not yet published
+    status, out, err = run_juki(capsys, "--store", str(root / STORE), "handoff", "conbini", "--as-of", "2026-04-01",
+                                "--plaintext")
+    assert status == 0, err
+    target = str(root / "outbox" / "conbini") + "/"
+    with connect(root / STORE) as con:
+        assert handoff.watermark(con, "snapshot:conbini", target) == 1
+    record = run_daily(root, "run-next")
+    assert [(m["as_of"], m["snapshot_id"]) for m in record.handoffs["conbini"]] == [("2026-04-02", 3)]
+    assert handoff.read_manifest(target)["as_of"] == "2026-04-02"

@@ -470,10 +470,16 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
                                target_for=functools.partial(scratch_target, scratch))
             verdict.register_sha256 = record.register_sha256
         else:  # no outcome was recorded: take its files in and publish what it published, compare nothing
+            # its recorded parameters in the scratch ledger, as the live run had them: the rules it followed
+            # (ingest.run_follows) and the latest business date it took in (today + max_days_ahead)
+            daily.record_start(con, run.run_id, parameters)
             for uri in uris:
                 ingest.ingest_file(con, uri, scratch.archive, scratch.municipality_code,
-                                   scratch.max_refused_share if share is None else share, run.run_id)
+                                   scratch.max_refused_share if share is None else share, run.run_id,
+                                   latest=ingest.latest_business_date(parameters))
             _republish(con, scratch, run)
+            con.execute("update run_ledger set status = 'crashed', finished_at = $t where run_id = $r",
+                        {"t": daily.utc_now(), "r": run.run_id})
         if verify:
             verdict.divergences = list(run.problems) + _subscribers_changed(run, parameters)
             if record is not None:

@@ -57,3 +57,25 @@ def test_a_snapshot_re_issued_as_of_an_older_date_does_not_move_the_watermark(tm
     record = run_daily(root, "run-next")
     assert [(m["as_of"], m["snapshot_id"]) for m in record.handoffs["conbini"]] == [("2026-04-02", 3)]
     assert handoff.read_manifest(target)["as_of"] == "2026-04-02"
+
+
+def test_the_replay_of_a_crashed_run_uses_its_recorded_parameters(tmp_path):
+    """The killed run refused a file dated after its today + max_days_ahead: the replay refuses it too (it applied
+    it), and the scratch ledger holds the killed run's parameters as recorded."""
+    import json
+
+    root = city(tmp_path / "city")
+    write_file(root / "inbox", "2099-12-31", [
+        event("f2", "MOVE_WITHIN", "2099-12-31", resident_code=R(2), town_code="0003", address_line="3-3")])
+    assert killed_at(root, "after-invariants").returncode == -9
+    with connect(root / STORE, read_only=True) as con:
+        ((status, reason),) = con.execute("select status, reason from file_ledger "
+                                          "where file_name like '%20991231%'").fetchall()
+    assert status == "refused" and "FILE_DATE_IN_FUTURE" in reason
+    (root / "inbox" / "112038_changes_20991231.csv").unlink()
+    run_daily(root, "run-next")
+    report = replay.replay(Settings(store=root / STORE), tmp_path / "scratch", verify=True)
+    assert report.ok, report.summary()
+    query = "select parameters from run_ledger where run_id = 'run-killed'"
+    with connect(root / STORE, read_only=True) as live, connect(tmp_path / "scratch" / STORE, read_only=True) as mine:
+        assert json.loads(mine.execute(query).fetchall()[0][0]) == json.loads(live.execute(query).fetchall()[0][0])

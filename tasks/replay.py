@@ -472,7 +472,8 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         else:  # no outcome was recorded: take its files in and publish what it published, compare nothing
             # its recorded parameters in the scratch ledger, as the live run had them: the rules it followed
             # (ingest.run_follows) and the latest business date it took in (today + max_days_ahead)
-            daily.record_start(con, run.run_id, parameters)
+            if run.ledger is not None:
+                daily.record_start(con, run.run_id, parameters)
             for uri in uris:
                 ingest.ingest_file(con, uri, scratch.archive, scratch.municipality_code,
                                    scratch.max_refused_share if share is None else share, run.run_id,

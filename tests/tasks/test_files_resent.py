@@ -162,3 +162,21 @@ def test_rows_applied_before_are_not_judged_by_the_row_rules_again(city, monkeyp
     whole = send(city, text.encode("utf-8"), "again")
     assert (whole.rows_applied, whole.rows_skipped) == (1, 8)
     assert judged == [1]
+
+
+def test_a_re_sent_row_with_stray_values_in_every_unused_column_is_skipped(city):
+    """Values in columns the event type does not use are ignored (with a warning), so they are not content: a
+    row re-sent with such values, well-formed or not, is the same change, skipped, not DUPLICATE_EVENT_ID."""
+    from schemas.change_file import EVENT_TYPES
+    from tests.builders import foreigner
+
+    stray = {**foreigner(20), "prev_address": "川口市本町1-1", "dest_address": "東京都港区1-1",
+             "cancels_event_id": "zz", "support_measure": "1", "alias_name": "X", "address_since": "2020-01-01",
+             "former_surname": "山田", "stay_period": "5年"}
+    rows = [move(1, "m1", DAY), support(2, "s2", DAY), event("d3", "DEATH", DAY, resident_code=R(3))]
+    send(city, csv_text(rows).encode("utf-8"), "first")
+    again = [{**r, **{c: v for c, v in stray.items() if c not in EVENT_TYPES[r["event_type"]].uses}} for r in rows]
+    again[2] |= {"birth_date": "2026-13-45", "sex": "7", "my_number": "12"}  # unused and malformed: still ignored
+    assert all(set(a) - set(r) for a, r in zip(again, rows))
+    outcome = send(city, csv_text(again).encode("utf-8"), "again")
+    assert (outcome.rows_applied, outcome.rows_quarantined, outcome.rows_skipped) == (0, 0, 3), city.quarantine()

@@ -125,6 +125,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, uris: l
     record_start(con, run_id, parameters)
     for stale in close_stale_runs(con, run_id):
         log(f"run {stale} was left running by a process that is gone: closed as crashed")
+    fault("after-start")
     outcomes: list[dict] = []
     try:
         for index, uri in enumerate(uris):

@@ -13,6 +13,7 @@ import signal
 
 # every boundary a daily run passes, in order; tests/tasks/test_faults.py kills a run at each one
 BOUNDARIES = (
+    "after-start",              # the run ledger row says running (runs left running by a dead process closed)
     "after-land",               # the file is in the archive, nothing recorded
     "after-apply",              # the file's transaction committed
     "after-invariants",         # the invariant checks ran

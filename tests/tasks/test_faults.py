@@ -133,16 +133,22 @@ def uninterrupted(tmp_path_factory) -> dict:
     return fingerprint(root)
 
 
-# each boundary of tasks/faults.py a day run passes; "#n" is its n-th passing (four feeds first, the snapshot 5th)
-KILLS = ["after-land", "after-apply", "after-invariants", "after-balance", "after-stats-file",
+# each boundary of tasks/faults.py a day run passes; "#n" is its n-th passing (four feeds first, the snapshot 5th);
+# between the target write and the ledger row (after-target-swap) for every subscriber
+KILLS = ["after-start", "after-land", "after-apply", "after-invariants", "after-balance", "after-stats-file",
          "after-stats-file#7", "after-stats-watermark", "after-intent", "after-intent#5", "after-data-file",
-         "after-data-file#5", "after-target-swap", "after-target-swap#5", "after-handoff-ledger",
-         "after-handoff-ledger#5", "after-run-ledger", "after-seal-pending", "after-anchor", "after-seal-commit"]
+         "after-data-file#5", "after-target-swap", "after-target-swap#2", "after-target-swap#3",
+         "after-target-swap#4", "after-target-swap#5", "after-handoff-ledger", "after-handoff-ledger#5",
+         "after-run-ledger", "after-seal-pending", "after-anchor", "after-seal-commit"]
 
 
 def test_every_boundary_is_killed_by_a_test():
-    """The list above names every boundary a daily run passes."""
+    """The list above names every boundary a daily run passes, and each subscriber's target swap."""
+    from tasks.handoff import load_subscribers
+
     assert {k.partition("#")[0] for k in KILLS} == set(faults.BOUNDARIES)
+    swaps = {int(k.partition("#")[2] or 1) for k in KILLS if k.startswith("after-target-swap")}
+    assert swaps == set(range(1, len(load_subscribers()) + 1))
 
 
 def test_a_fault_is_honoured_only_inside_tests(monkeypatch):

@@ -21,7 +21,7 @@ def next_day_rows() -> list[dict]:
 
 
 @pytest.mark.parametrize("boundary", ["after-apply", "after-intent", "after-data-file",
-                                      "after-target-swap", "after-target-swap#4", "after-handoff-ledger#4"])
+                                      "after-target-swap", "after-target-swap#5", "after-handoff-ledger#5"])
 def test_a_crash_then_a_run_with_a_new_file_replays_to_the_published_bytes(boundary, tmp_path):
     """Killed after the day's apply commit, the next run brings the next day's file too: the replay publishes
     per run what that run published, and `replay --verify` matches."""

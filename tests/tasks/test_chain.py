@@ -36,7 +36,7 @@ def _run(con, settings: Settings, run_id: str, path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
-    """run-01: a baseline of three residents; run-02: a move. Each publishes to every subscriber (conbini
+    """run-01: a baseline of three residents; run-02: a move. Each publishes to every one of the five subscribers (conbini
     and juki_net carry My Numbers: disclosures 1-3); then a reveal outside any run (disclosure 4). Each sealed."""
     root = tmp_path_factory.mktemp("city") / "live"
     (root / "inbox").mkdir(parents=True)
@@ -93,7 +93,7 @@ def test_an_intact_chain_verifies_and_each_head_is_anchored_outside_the_store(co
     assert seals[0]["previous_sha256"] == chain.GENESIS
     assert [s["previous_sha256"] for s in seals[1:]] == [s["chain_sha256"] for s in seals[:-1]]
     assert [(s["run_rows"], s["file_rows"], s["handoff_rows"], s["disclosure_rows"]) for s in seals] == [
-        (1, 1, 4, 1), (1, 1, 4, 2), (0, 0, 0, 1)]
+        (1, 1, 5, 1), (1, 1, 5, 2), (0, 0, 0, 1)]
     assert chain.status(con)["unsealed"] == {}
 
 

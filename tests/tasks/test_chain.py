@@ -36,8 +36,8 @@ def _run(con, settings: Settings, run_id: str, path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
-    """run-01: a baseline of three residents; run-02: a move. Each publishes to every one of the five subscribers (conbini
-    and juki_net carry My Numbers: disclosures 1-3); then a reveal outside any run (disclosure 4). Each sealed."""
+    """run-01: a baseline of three residents; run-02: a move. Each publishes to all five subscribers (conbini and
+    juki_net carry My Numbers: disclosures 1-3); then a reveal outside any run (disclosure 4). Each sealed."""
     root = tmp_path_factory.mktemp("city") / "live"
     (root / "inbox").mkdir(parents=True)
     settings = Settings(store=root / "registry.duckdb")

@@ -1,7 +1,19 @@
 -- state rules of one change file against the register.
 -- grain: one row per (line, rule_id) broken.
 -- expects the relation `incoming` (line, event_id, event_type, resident_code, cancels_event_id).
-with occurrences as (
+-- the register is read only for the ids and codes the file names (semi joins first), so the cost follows the file.
+with named_ids as (
+    select event_id from incoming where event_id is not null
+    union
+    select cancels_event_id from incoming where cancels_event_id is not null
+),
+known as (
+    -- the register's events the file names by id, read once
+    select e.event_id, e.resident_code, e.event_type, e.cancelled_by
+    from event as e
+    semi join named_ids as n on n.event_id = e.event_id
+),
+occurrences as (
     select line, row_number() over (partition by event_id order by line) as occurrence
     from incoming
     where event_id is not null
@@ -11,7 +23,7 @@ duplicate_event_id as (
     from incoming as i
     join occurrences as o using (line)
     where o.occurrence > 1
-       or exists (select 1 from event as e where e.event_id = i.event_id)
+       or exists (select 1 from known as e where e.event_id = i.event_id)
 ),
 baseline_first as (
     select line, 'BASELINE_FIRST' as rule_id
@@ -21,10 +33,11 @@ baseline_first as (
 ),
 issued as (
     -- a code a RESIDENT_CODE_CHANGE issued names its person (the code the register first knew them by)
-    select new_resident_code as code, any_value(resident_code) as person
-    from event
-    where event_type = 'RESIDENT_CODE_CHANGE' and cancelled_by is null
-    group by new_resident_code
+    select e.new_resident_code as code, any_value(e.resident_code) as person
+    from event as e
+    semi join incoming as i on i.resident_code = e.new_resident_code
+    where e.event_type = 'RESIDENT_CODE_CHANGE' and e.cancelled_by is null
+    group by e.new_resident_code
 ),
 cancels as (
     -- the target is in the ledger, or an earlier row of this file (judged again when applied)
@@ -35,7 +48,7 @@ cancels as (
            e.cancelled_by
     from incoming as i
     left join issued as p on p.code = i.resident_code
-    left join event as e on e.event_id = i.cancels_event_id
+    left join known as e on e.event_id = i.cancels_event_id
     left join (select event_id, any_value(resident_code) as resident_code, any_value(event_type) as event_type,
                       min(line) as line
                from incoming group by event_id) as f

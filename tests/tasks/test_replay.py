@@ -12,7 +12,7 @@ import pytest
 
 from juki_core.settings import Settings
 from juki_core.store import connect
-from tasks import daily
+from tasks import daily, stats_files
 from tasks.audit import register_digest
 from synthetic.city import generate_city
 from tasks.replay import ReplayError, digest_at, register_rows, replay, rows_digest, scratch_settings
@@ -277,3 +277,35 @@ def test_runs_recorded_with_the_earlier_digest_definition_still_verify(tmp_path,
 
     assert report.ok, report.text()
     assert {r.verdict for r in report.runs} == {"match"} and report.checks == []
+
+
+def test_pyramids_drawn_with_matplotlib_before_the_pillow_drawing_still_verify(tmp_path, monkeypatch):
+    """Runs that recorded the matplotlib pyramid's digest match (the same population drawn that way); a pyramid
+    digest that neither drawing gives is named."""
+    paths = generate_city(tmp_path / "generated", residents=200, days=6)
+    settings = Settings(store=tmp_path / "live" / "registry.duckdb")
+    con = connect(settings.store)
+    try:
+        with monkeypatch.context() as old_code:
+            old_code.setattr(stats_files, "pyramid_png", stats_files.pyramid_png_matplotlib)
+            for n, path in enumerate(paths[:3], 1):
+                _daily_run(con, settings, f"run-{n:02d}", [path])
+        for n, path in enumerate(paths[3:], 4):
+            _daily_run(con, settings, f"run-{n:02d}", [path])
+    finally:
+        con.close()
+
+    report = replay(settings, tmp_path / "scratch", verify=True)
+    assert report.ok, report.text()
+
+    con = connect(settings.store, read_only=True)
+    try:
+        (outputs,) = con.execute("select outputs from run_ledger where run_id = 'run-02'").fetchall()[0]
+    finally:
+        con.close()
+    (day,) = [k for k in json.loads(outputs)["stats"] if k.endswith("/pyramid.png")]
+    _ledger(settings, "update run_ledger set outputs = json_merge_patch(outputs, '{\"stats\": {\"" + day + "\": \""
+            + "e" * 64 + "\"}}') where run_id = 'run-02'")
+    tampered = replay(settings, tmp_path / "scratch2", verify=True)
+    assert not tampered.ok
+    assert any(d.output == "statistics" and day in d.message for r in tampered.runs for d in r.divergences)

@@ -6,13 +6,15 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tasks import stats
-from tasks.stats_files import AGE_GROUPS, daily_tables, pyramid_png, write_pyramid, write_tables
+from tasks.stats_files import AGE_GROUPS, daily_tables, pyramid_png, pyramid_png_matplotlib, write_pyramid, write_tables
 from tasks.stats_report import ReportDoesNotBalance, ages, population_and_movements, write_report
 from tests.builders import event, foreigner, person, resident_code, write_file
 from tests.conftest import Register
@@ -164,6 +166,24 @@ def test_pyramid_differs_with_the_population(city):
     png = pyramid_png(stats.population(city.con, BUSINESS_DATE), BUSINESS_DATE)
     other = pyramid_png(stats.population(city.con, dt.date(2026, 1, 1)), BUSINESS_DATE)
     assert other.startswith(PNG_SIGNATURE) and other != png
+
+
+def test_pyramid_is_drawn_without_matplotlib_and_the_earlier_drawing_is_kept(city):
+    """The pyramid is drawn with Pillow in a process that never imports matplotlib (about 1 CPU s here);
+    the matplotlib drawing, which earlier runs recorded, is still there and is another picture."""
+    script = ("import datetime as dt, sys, polars as pl\n"
+              "from tasks.stats_files import pyramid_png\n"
+              "frame = pl.DataFrame({'sex': ['1', '2'], 'age_group': ['0-4', '100+'],\n"
+              "                      'nationality_group': ['japanese', 'foreign'], 'residents': [3, 1]})\n"
+              "assert pyramid_png(frame, dt.date(2026, 3, 2)).startswith(b'\\x89PNG')\n"
+              "print('matplotlib' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == "False"
+    population = stats.population(city.con, BUSINESS_DATE)
+    earlier = pyramid_png_matplotlib(population, BUSINESS_DATE)
+    assert earlier.startswith(PNG_SIGNATURE) and earlier != pyramid_png(population, BUSINESS_DATE)
+    assert pyramid_png_matplotlib(population, BUSINESS_DATE) == earlier
 
 
 # --- the yearly report (総務省 layout) --------------------------------------------------------

@@ -175,7 +175,7 @@ def child_day(store: Path, uri: str, warm: bool) -> None:
     imports = {}
     if warm:
         for module in ("duckdb", "polars", "pyarrow", "tasks.daily", "tasks.ingest", "tasks.validate_rows",
-                       "great_expectations", "matplotlib.pyplot"):
+                       "great_expectations", "PIL.ImageDraw"):
             t = time.perf_counter()
             __import__(module)
             imports[f"import {module}"] = time.perf_counter() - t

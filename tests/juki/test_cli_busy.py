@@ -66,6 +66,17 @@ def _start(script: str, *argv: str) -> subprocess.Popen:
     return process
 
 
+def _while_a_run_writes(store: str, capsys, argv: list[str]) -> tuple[int, str, str]:
+    """A command's exit status, stdout and stderr, run while another process holds the store as a run."""
+    writer = _start(WRITER, store)
+    try:
+        status = main(["--store", store, *argv])
+        out, err = capsys.readouterr()
+    finally:
+        writer.communicate("done\n", timeout=60)
+    return status, out, err
+
+
 @pytest.mark.parametrize("argv", [
     ["quarantine"],
     ["show", resident_code(1)],
@@ -75,12 +86,7 @@ def _start(script: str, *argv: str) -> subprocess.Popen:
 ])
 def test_a_read_while_another_process_writes_exits_75_with_one_sentence(store, capsys, argv):
     """The sentence names the run writing and says when to try again; after the writer is done the read answers."""
-    writer = _start(WRITER, store)
-    try:
-        status = main(["--store", store, *argv])
-        out, err = capsys.readouterr()
-    finally:
-        writer.communicate("done\n", timeout=60)
+    status, out, err = _while_a_run_writes(store, capsys, argv)
     assert status == EXIT_BUSY and out == ""
     assert err.count("\n") == 1
     assert "is busy: daily-linkage run test-writer (process" in err
@@ -94,12 +100,8 @@ def test_a_read_while_another_process_writes_exits_75_with_one_sentence(store, c
 
 def test_a_reveal_or_handoff_while_a_run_writes_exits_75_and_changes_nothing(store, capsys):
     """Writing commands outside a run take the writer lock too: they meet the run's name, not a usage error."""
-    writer = _start(WRITER, store)
-    try:
-        reveal = main(["--store", store, "show", resident_code(1), "--reveal", "--reason", "窓口での本人確認"])
-        _, err = capsys.readouterr()
-    finally:
-        writer.communicate("done\n", timeout=60)
+    reveal, _, err = _while_a_run_writes(store, capsys, ["show", resident_code(1), "--reveal", "--reason",
+                                                          "窓口での本人確認"])
     assert reveal == EXIT_BUSY and "daily-linkage run test-writer" in err and "changed nothing" in err
     with connect(Path(store), read_only=True) as con:
         assert con.execute("select count(*) from disclosure_log").fetchall() == [(0,)]
@@ -115,7 +117,7 @@ def test_a_writer_waits_for_a_read_command_to_let_go(store):
             assert con.execute("select count(*) from event").fetchall() == [(2,)]
     finally:
         reader.wait(timeout=60)
-    assert 0.5 < waited < 30
+    assert waited > 0.5  # it waited for the reader (which holds the store 2 s), rather than failing
 
 
 @pytest.mark.parametrize("argv", [["daily"], ["ingest", "FILE"], ["publish"], ["retention", "--as-of", "2026-04-01"]])
@@ -123,12 +125,7 @@ def test_a_writing_command_while_a_run_writes_exits_75_with_one_sentence(store, 
     """daily, ingest, publish and retention meet a run holding the store: 75 and a sentence to retry, not 1."""
     inbox = Path(store).parent / "inbox"
     argv = [str(next(inbox.iterdir())) if a == "FILE" else a for a in argv]
-    writer = _start(WRITER, store)
-    try:
-        status = main(["--store", store, *argv])
-        out, err = capsys.readouterr()
-    finally:
-        writer.communicate("done\n", timeout=60)
+    status, out, err = _while_a_run_writes(store, capsys, argv)
     assert status == EXIT_BUSY and out == ""
     assert err.count("\n") == 1 and "daily-linkage run test-writer" in err
     assert "changed nothing; try again when it has finished" in err

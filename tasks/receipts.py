@@ -169,9 +169,16 @@ def _store(con: duckdb.DuckDBPyConnection, subscriber: str, sequence_no: int, ro
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     if not rows:
         return
-    con.executemany("insert into feed_receipt values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(subscriber, sequence_no, r["entry_no"], r["event_id"], r["result"], r["error_code"], name,
-                      sha256, run_id, now) for r in rows])
+    # one transaction: a receipt killed half-way in would count as imported and its rest never be read
+    con.begin()
+    try:
+        con.executemany("insert into feed_receipt values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(subscriber, sequence_no, r["entry_no"], r["event_id"], r["result"], r["error_code"], name,
+                          sha256, run_id, now) for r in rows])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 def import_receipts(con: duckdb.DuckDBPyConnection, subscriber: handoff.Subscriber, target: str, run_id: str,

@@ -28,7 +28,9 @@ wanted as (
     select e.*, if(p.event_id is null, e.delivery_no, p.sent_in) as sent_in
     from event as e
     left join planned as p on p.event_id = e.event_id
-    where e.delivery_no = $delivery_no
+    -- a BASELINE event is never sent (no subscriber may list it): leaving its own delivery's out keeps a
+    -- BASELINE file (every resident) from being joined to all their versions for no row
+    where (e.delivery_no = $delivery_no and e.event_type <> 'BASELINE')
        or p.sent_in = $delivery_no
        or list_contains($resend::varchar[], e.event_id)
        or e.event_id in (select cancels_event_id

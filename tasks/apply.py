@@ -17,9 +17,6 @@ from tasks.history import RECORD_FIELDS, codes as codes_of, judge, judge_cancel,
 from tasks.read import ChangeFile, FileRefused
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-# the versions a batch has just inserted, as stored (so their row hashes are the register's)
-CURRENT_OF_TOUCHED = ("(select * from resident_version where recorded_to is null "
-                      "and resident_code in (select resident_code from touched))")
 
 VERSION_SCHEMA: dict[str, pl.DataType] = {
     "resident_code": pl.String, "version_no": pl.Int32, "valid_from": pl.Date, "valid_to": pl.Date,
@@ -412,9 +409,7 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
         if cancels.height:
             con.execute("update event set cancelled_by = c.cancel_id from cancels as c "
                         "where event.event_id = c.target_id")
-        run_script(con, "rebuild_touched.sql", recorded_at=delivery.recorded_at)
-        adjust_register_digest(con, closed="closed_versions", inserted=CURRENT_OF_TOUCHED)
-        con.execute("drop table closed_versions")
+        rebuild_versions(con, delivery.recorded_at)
         con.execute("insert into quarantine by name select * from quarantined")
         con.execute("commit")
     except Exception as exc:
@@ -425,6 +420,14 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
         for name in ("accepted", "quarantined", "cancels", "touched", "new_versions"):
             con.unregister(name)
     return counts
+
+
+def rebuild_versions(con: duckdb.DuckDBPyConnection, recorded_at: dt.datetime) -> None:
+    """Inside a batch's transaction: close and replace the `touched` residents' versions, digest sums adjusted."""
+    run_script(con, "rebuild_touched.sql", recorded_at=recorded_at)
+    adjust_register_digest(con, closed="closed_versions", inserted="inserted_versions")
+    con.execute("drop table closed_versions")
+    con.execute("drop table inserted_versions")
 
 
 def record_file(con: duckdb.DuckDBPyConnection, name: str, delivery: Delivery, business_date: dt.date | None,

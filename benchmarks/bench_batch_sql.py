@@ -5,7 +5,10 @@ data/bench-sql/; the same 1,300-row batch (new events, later events of known per
 then runs through the state rules and the apply queries. Prints both sizes side by side: wall seconds, CPU seconds
 (all threads of the process: other jobs share the cores) and the load average.
 
-    .venv/bin/python benchmarks/bench_batch_sql.py [--residents 600000] [--factor 5] [--repeat 3]
+    .venv/bin/python benchmarks/bench_batch_sql.py [--residents 600000] [--factor 5] [--repeat 3] [--index-trial]
+
+`--index-trial` also measures the road not taken (docs/decisions.md): ART indexes on the key columns, looked up
+with the batch's keys as a literal IN list (the only form DuckDB answers from an index), on copies of both registers.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -127,11 +131,57 @@ def timings(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, tuple[floa
     return best
 
 
+INDEXES = {"event(event_id)": "event_id", "event(resident_code)": "resident_code",
+           "resident_version(resident_code)": "resident_code"}
+
+
+def index_trial(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, float]:
+    """On a copy: build the ART indexes, then CPU seconds of each key lookup by semi join and by literal list."""
+    copy = DATA / f"index-trial-{path.name}"
+    shutil.copyfile(path, copy)
+    out = {"MB before": copy.stat().st_size / 1e6}
+    con = duckdb.connect(str(copy))
+    for n, (target, column) in enumerate(INDEXES.items()):
+        cpu = time.process_time()
+        con.execute(f"create index trial_{n} on {target}")
+        out[f"build {target}"] = time.process_time() - cpu
+    con.execute("checkpoint")
+    out["MB with indexes"] = copy.stat().st_size / 1e6
+    codes = rows["resident_code"].unique().sort().to_list()
+    ids = rows["event_id"].unique().sort().to_list()
+    keys = {"event_id": ids, "resident_code": codes}
+    con.register("incoming", rows.select("event_id", "resident_code"))
+    for target, column in INDEXES.items():
+        table = target.split("(")[0]
+        listed = ", ".join("'" + k.replace("'", "''") + "'" for k in keys[column])
+        for form, where in (("semi join", f"{column} in (select {column} from incoming)"),
+                            ("literal list", f"{column} in ({listed})")):
+            best = 1e9
+            for _ in range(repeat):
+                cpu = time.process_time()
+                con.sql(f"select * from {table} where {where}").fetchall()
+                best = min(best, time.process_time() - cpu)
+            out[f"{target} {form}"] = best
+    # one batch's worth of writes and a checkpoint: what the indexes cost a daily run's commit and the file
+    con.execute("begin transaction")
+    con.execute("delete from resident_version where rowid in (select rowid from resident_version using sample 1300 rows)")
+    con.execute("insert into event select * replace ('Z' || event_id as event_id) from event using sample 1300 rows")
+    con.execute("commit")
+    cpu = time.process_time()
+    con.execute("checkpoint")
+    out["checkpoint after a batch"] = time.process_time() - cpu
+    out["MB after a batch"] = copy.stat().st_size / 1e6
+    con.close()
+    copy.unlink()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=600_000)
     parser.add_argument("--factor", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--index-trial", action="store_true")
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     sizes = (args.residents, args.residents * args.factor)
@@ -151,6 +201,14 @@ def main() -> None:
     cs, cl = (sum(c for _, c in r.values()) for r in (small, large))
     print(f"{'all':<16} {ws:>10.3f} {wl:>10.3f}  {wl / ws:5.2f}   {cs:>7.3f} {cl:>7.3f}  {cl / cs:5.2f}")
     print(f"load average     {load_small:>10.2f} {load_large:>10.2f}")
+    if args.index_trial:
+        trials = [(index_trial(DATA / f"register-{size}.duckdb", rows, args.repeat), os.getloadavg()[0])
+                  for size in sizes]
+        print(f"\n{'index trial (CPU s; MB of the file)':<46} {sizes[0]:>10,} {sizes[1]:>10,}  ratio")
+        for name in trials[0][0]:
+            a, b = trials[0][0][name], trials[1][0][name]
+            print(f"{name:<46} {a:>10.3f} {b:>10.3f}  {b / a:5.2f}")
+        print(f"{'load average':<46} {trials[0][1]:>10.2f} {trials[1][1]:>10.2f}")
 
 
 if __name__ == "__main__":

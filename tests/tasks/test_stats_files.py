@@ -136,6 +136,33 @@ def test_a_day_without_movements_keeps_the_columns(city, tmp_path):
     assert header == [",".join(frame.columns)]
 
 
+def _by_way_of_pandas(frame: pl.DataFrame) -> bytes:
+    """The Parquet bytes as every run before this change wrote them (and the run ledger recorded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame.to_pandas(), preserve_index=False).replace_schema_metadata(None),
+                   out, compression="zstd", compression_level=3, write_statistics=False,
+                   store_schema=False, use_dictionary=False)
+    return out.getvalue()
+
+
+def test_parquet_bytes_are_those_written_by_way_of_pandas(city):
+    """The tables are written without the pandas import now, in the same bytes: the days' tables, an empty
+    one, a frame in chunks, and frames pandas would retype (an integer null, a date) that still go through it."""
+    from tasks.stats_files import _parquet_bytes
+
+    tables = {**daily_tables(city.con, BUSINESS_DATE), "empty": daily_tables(city.con, dt.date(2026, 3, 3))["movements"]}
+    population = tables["population"]
+    frames = [*tables.values(), pl.concat([population.head(3), population.tail(3)], rechunk=False),
+              pl.DataFrame({"town_code": ["0001", None], "residents": [1, None]}),
+              pl.DataFrame({"day": [dt.date(2026, 3, 2)], "residents": [3]})]
+    assert tables["empty"].height == 0
+    for frame in frames:
+        assert _parquet_bytes(frame) == _by_way_of_pandas(frame), frame.schema
+
+
 def test_write_tables_through_fsspec_memory(city):
     """A memory:// target gets the same bytes as a local folder."""
     import fsspec

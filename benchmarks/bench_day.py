@@ -19,6 +19,7 @@ Every line carries the 1-minute load average when it was measured; ratios are ta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -57,10 +58,11 @@ def timed_child(args: list[str], env: dict | None = None, cwd: Path = ROOT) -> d
                           env={**os.environ, **KEYS, **(env or {})})
     wall = time.perf_counter() - started
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", proc.stderr))
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{args[:3]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return {"wall": wall, "peak": int(peak.group(1)) * 1024 if peak else None, "stdout": proc.stdout,
-            "stderr": proc.stderr, "rc": proc.returncode}
+            "stderr": proc.stderr, "rc": proc.returncode, "cpu": cpu}
 
 
 # --- the fixture: a generated city and a base store holding every day before DAY ------------------
@@ -223,6 +225,15 @@ def child_day(store: Path, uri: str, warm: bool) -> None:
 
 # --- measurements ---------------------------------------------------------------------------------
 
+def compiled() -> None:
+    """The checkout's own modules compiled once, as any deployment has them after its first run: where the
+    environment sets PYTHONDONTWRITEBYTECODE (this machine does) every fresh process would compile them again."""
+    subprocess.run([PYTHON, "-m", "compileall", "-q", *(str(ROOT / d) for d in PACKAGES)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+PACKAGES = ("juki", "juki_core", "flows", "tasks", "schemas", "synthetic")
+
 def in_process(base: Path, uri: str) -> dict:
     work = fresh_copy(base)
     r = timed_child([PYTHON, __file__, "--child", "day", "--warm", "--store", str(work / "registry.duckdb"),
@@ -232,10 +243,60 @@ def in_process(base: Path, uri: str) -> dict:
     return out
 
 
-def whole_process(base: Path, uri: str) -> dict:
+def whole_process(base: Path, uri: str, gx_address: str | None = None) -> dict:
+    """A fresh interpreter running tasks.daily.run; with `gx_address`, GX runs on that warm Dask worker."""
     work = fresh_copy(base)
-    r = timed_child([PYTHON, __file__, "--child", "day", "--store", str(work / "registry.duckdb"), "--files", uri])
-    return {"wall": r["wall"], "peak": r["peak"], "load": load()}
+    r = timed_child([PYTHON, __file__, "--child", "day", "--store", str(work / "registry.duckdb"), "--files", uri],
+                    env={GX_ADDRESS_VARIABLE: gx_address} if gx_address else None)
+    return {"wall": r["wall"], "peak": r["peak"], "cpu": r["cpu"], "load": load()}
+
+
+GX_ADDRESS_VARIABLE = "JUKI_GX_DASK_ADDRESS"  # tasks.validate_rows reads it (not imported here: it imports polars)
+
+
+@contextlib.contextmanager
+def warm_gx_worker():
+    """A local Dask scheduler and one worker that imported GX at start (`--preload tasks.validate_rows`), as
+    README's "GX kept warm" runs them, on 127.0.0.1 only (the worker receives full My Numbers); stopped after.
+
+    Yields (address, the worker's pid), or (None, None) with a sentence when it does not come up."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(PYTHON).with_name("dask"))
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": ROOT}
+    t = time.perf_counter()
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                 **quiet)
+    worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                               "--host", "127.0.0.1", "--preload", "tasks.validate_rows"], **quiet)
+    try:
+        probe = subprocess.run([PYTHON, "-c", "import sys; from distributed import Client; "
+                                "c = Client(sys.argv[1], timeout=120); c.wait_for_workers(1, timeout=300); "
+                                "import tasks.validate_rows as v; print(c.submit(v.warm, pure=False).result())",
+                                address], capture_output=True, text=True, cwd=ROOT)
+        if probe.returncode:
+            say(f"the warm GX worker did not start; runs with it are skipped: {probe.stderr[-500:]}")
+            yield None, None
+            return
+        say(f"warm GX worker up at {address} in {time.perf_counter() - t:.1f} s (GX imported there once; {load()})")
+        yield address, worker.pid
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def peak_of(pid: int | None) -> int | None:
+    """A running process's peak resident memory (VmHWM), in bytes."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except (OSError, TypeError):
+        return None
+    found = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(found.group(1)) * 1024 if found else None
 
 
 def free_port() -> int:
@@ -244,8 +305,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def through_server(base: Path, uri: str) -> dict | None:
-    """`juki ingest` against a local Prefect server this benchmark starts (and stops)."""
+def through_server(base: Path, uri: str, gx_address: str | None = None) -> dict | None:
+    """`juki ingest` against a local Prefect server this benchmark starts (and stops); with `gx_address` set,
+    the same runs again with GX on that warm Dask worker."""
     home = DATA / "prefect-home"
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -267,14 +329,22 @@ def through_server(base: Path, uri: str) -> dict | None:
                     say("Prefect server did not start; the run through a server is skipped")
                     return None
                 time.sleep(1)
-        runs = []
-        for n in range(2):  # the first run also registers the flow; the second is a day's steady cost
+        client_env = {k: env[k] for k in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_LOGGING_LEVEL",
+                                          "PREFECT_SERVER_ANALYTICS_ENABLED")}
+
+        def ingest(extra: dict) -> dict:
             work = fresh_copy(base)
             r = timed_child([PYTHON, "-m", "juki.cli", "--store", str(work / "registry.duckdb"), "ingest", uri],
-                            env={k: env[k] for k in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_LOGGING_LEVEL",
-                                                     "PREFECT_SERVER_ANALYTICS_ENABLED")})
-            runs.append({"wall": r["wall"], "peak": r["peak"], "load": load(), "rc": r["rc"]})
-        return {"first": runs[0], **runs[1]}
+                            env={**client_env, **extra})
+            return {"wall": r["wall"], "peak": r["peak"], "cpu": r["cpu"], "load": load(), "rc": r["rc"]}
+
+        # the first run also registers the flow; the second is a day's steady cost
+        runs = [ingest({}) for _ in range(2)]
+        out = {"first": runs[0], **runs[1]}
+        if gx_address:
+            warm = [ingest({GX_ADDRESS_VARIABLE: gx_address}) for _ in range(2)]
+            out["warm_gx"] = min(warm, key=lambda r: r["wall"])
+        return out
     finally:
         server.terminate()
         try:
@@ -351,6 +421,7 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=607_000)
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--skip-warm-gx", action="store_true", help="no runs with GX on a warm Dask worker")
     parser.add_argument("--child", choices=("base", "day"), help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
@@ -385,14 +456,25 @@ def main() -> None:
         say(f"  {clock}: hand-offs / snapshot floor {steps.get('hand-offs', 0) / f['snapshot' + suffix]:.1f}x; "
             f"statistics+balance / population floor "
             f"{(steps.get('statistics', 0) + steps.get('balance', 0)) / f['population' + suffix]:.0f}x")
+    compiled()
     w = whole_process(base, uri)
-    say(f"whole process (fresh interpreter, tasks.daily.run): {w['wall']:.2f} s, peak {w['peak'] / GiB:.2f} GiB "
-        f"({w['load']})")
-    s = None if args.skip_server else through_server(base, uri)
+    say(f"whole process (fresh interpreter, tasks.daily.run): {w['wall']:.2f} s, CPU {w['cpu']:.2f} s, peak "
+        f"{w['peak'] / GiB:.2f} GiB ({w['load']})")
+    with (warm_gx_worker() if not args.skip_warm_gx else contextlib.nullcontext((None, None))) as (gx, gx_pid):
+        wg = whole_process(base, uri, gx) if gx else None
+        if wg:
+            say(f"whole process, GX on the warm worker: {wg['wall']:.2f} s, CPU {wg['cpu']:.2f} s, peak "
+                f"{wg['peak'] / GiB:.2f} GiB ({wg['load']})")
+        s = None if args.skip_server else through_server(base, uri, gx)
+        gx_peak = peak_of(gx_pid)
     if s:
-        say(f"through a running local Prefect server (`juki ingest`): {s['wall']:.2f} s, peak "
+        say(f"through a running local Prefect server (`juki ingest`): {s['wall']:.2f} s, CPU {s['cpu']:.2f} s, peak "
             f"{s['peak'] / GiB:.2f} GiB; first run after the server started {s['first']['wall']:.2f} s "
             f"({s['load']})")
+        if "warm_gx" in s:
+            g = s["warm_gx"]
+            say(f"through the server, GX on the warm worker: {g['wall']:.2f} s, CPU {g['cpu']:.2f} s, peak "
+                f"{g['peak'] / GiB:.2f} GiB (the worker's own peak {(gx_peak or 0) / GiB:.2f} GiB; {g['load']})")
     b = baseline(args.residents)
     say(f"BASELINE alone, a fresh process: {b['wall']:.1f} s, peak {b['peak'] / GiB:.2f} GiB ({b['load']}); "
         f"{b['steps']}")
@@ -403,10 +485,13 @@ def main() -> None:
     if p:
         say(f"peer dbt snapshot process (median of 3 days): {p['wall']:.2f} s, peak {p['peak'] / GiB:.2f} GiB "
             f"({p['load']})")
-        say(f"ratio to the peer's process: in process {d['total'] / p['wall']:.2f}x, whole process "
-            f"{w['wall'] / p['wall']:.2f}x" + (f", through a server {s['wall'] / p['wall']:.2f}x" if s else "")
-            + f"; peak memory {d['peak'] / p['peak']:.2f}x in process, {w['peak'] / p['peak']:.2f}x whole process")
-
+        rows = [("in process (land … seal)", d["total"], d["peak"]), ("whole process", w["wall"], w["peak"])]
+        rows += [("whole process, GX warm", wg["wall"], wg["peak"])] if wg else []
+        rows += [("through a Prefect server", s["wall"], s["peak"])] if s else []
+        rows += [("through a server, GX warm", s["warm_gx"]["wall"], s["warm_gx"]["peak"])] if s and "warm_gx" in s else []
+        say(f"juki's day beside the peer's process ({p['wall']:.2f} s, {p['peak'] / GiB:.2f} GiB):")
+        for label, wall, peak in rows:
+            say(f"  {label:<28} {wall:6.2f} s {wall / p['wall']:5.2f}x   {peak / GiB:.2f} GiB {peak / p['peak']:5.2f}x")
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -83,6 +84,46 @@ def decode(name: str, data: bytes, refuse_cut: bool = True) -> tuple[str, str]:
     return text, "utf-8" if encoding == "utf-8-sig" else "cp932"
 
 
+# The same characters as _CONTROL, for polars (Rust regex): judged on the split lines, not a Python str.
+_CONTROL_RUST = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+
+
+def _lines(body: bytes) -> pl.Series:
+    """One string per physical line of UTF-8 bytes (a blank one ""), CR LF stripped; raises on invalid UTF-8."""
+    # Polars' CSV reader with a separator that cannot occur (control characters refuse the file) gives one
+    # row per physical line, a blank one null, CR LF stripped: a third of the memory of str.split + explode.
+    return pl.read_csv(io.BytesIO(body), has_header=False, separator="\x1f", quote_char=None,
+                       new_columns=["raw"], schema={"raw": pl.String}, infer_schema=False)["raw"].fill_null("")
+
+
+def _read_unquoted(name: str, business_date: dt.date, data: bytes, refuse_cut: bool) -> ChangeFile | None:
+    """read_change_file for the bytes of a file without a quote character, never held as a Python str when
+    UTF-8 (a 137 MB BASELINE: the str, the control-character search over it and its re-encoding cost 2-3 s
+    and ~300 MB); None whenever decode() or parse() must judge (and maybe refuse) it."""
+    if not data or b'"' in data or b"\x1f" in data or (refuse_cut and not data.endswith(b"\n")):
+        return None  # (neither byte is a CP932 trail byte, so the tests hold for both encodings)
+    if data.count(b"\r") != data.count(b"\r\n"):
+        return None  # a lone CR ends a line too: parse() knows
+    body, encoding = (data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data), "utf-8"
+    try:
+        lines = _lines(body)
+    except pl.exceptions.PolarsError:
+        try:  # decode()'s order: UTF-8 first (polars refused it, Python decides), then CP932
+            data.decode("utf-8-sig")
+            return None
+        except UnicodeDecodeError:
+            pass
+        try:
+            body, encoding = data.decode("cp932").encode("utf-8"), "cp932"
+        except UnicodeDecodeError:
+            return None
+        lines = _lines(body)
+    del body
+    if lines.str.contains(_CONTROL_RUST).any():
+        return None  # decode() refuses it, naming the line
+    return _parse_lines(name, business_date, encoding, lines)
+
+
 def _parse_unquoted(name: str, business_date: dt.date, encoding: str, text: str) -> ChangeFile | None:
     """parse() for a file without a quote character, where every physical line is one row: split in
     polars instead of a Python csv row loop (a 158 MB BASELINE took 16-29 s that way); None when the
@@ -91,10 +132,11 @@ def _parse_unquoted(name: str, business_date: dt.date, encoding: str, text: str)
         return None  # a lone CR ends a line too: parse() knows
     if not text or "\x1f" in text:
         return None
-    # Polars' CSV reader with a separator that cannot occur (control characters refuse the file) gives one
-    # row per physical line, a blank one null, CR LF stripped: a third of the memory of str.split + explode.
-    lines = pl.read_csv(io.BytesIO(text.encode()), has_header=False, separator="\x1f", quote_char=None,
-                        new_columns=["raw"], schema={"raw": pl.String}, infer_schema=False)["raw"].fill_null("")
+    return _parse_lines(name, business_date, encoding, _lines(text.encode()))
+
+
+def _parse_lines(name: str, business_date: dt.date, encoding: str, lines: pl.Series) -> ChangeFile | None:
+    """The rows of a file's physical lines, each one row; None when the header needs parse()'s checks."""
     given = (lines != "").arg_true()
     if given.len() == 0:
         return None
@@ -181,6 +223,9 @@ def parse(name: str, business_date: dt.date, encoding: str, text: str, refuse_cu
 def read_change_file(name: str, data: bytes, municipality_code: str, refuse_cut: bool = True) -> ChangeFile:
     """Name, bytes and header checks, then the parsed rows; a FileRefused for whole-file refusals."""
     business_date = business_date_of(name, municipality_code)
+    fast = _read_unquoted(name, business_date, data, refuse_cut)
+    if fast is not None:
+        return fast
     text, encoding = decode(name, data, refuse_cut)
     return parse(name, business_date, encoding, text, refuse_cut)
 

@@ -58,3 +58,60 @@ def test_a_cut_unquoted_file_is_still_refused_whole():
     with pytest.raises(read.FileRefused) as refused:
         read.parse("f.csv", DAY, "utf-8", _rows().rstrip("\n"))
     assert refused.value.rule_id == "FILE_TRUNCATED"
+
+
+def _read_both(data: bytes, monkeypatch, refuse_cut: bool = True):
+    """read_change_file on these bytes with the byte-level fast path and without it: (fast, slow), each a
+    ChangeFile or the FileRefused raised."""
+    def attempt():
+        try:
+            return read.read_change_file("112038_changes_20260401.csv", data, "112038", refuse_cut)
+        except read.FileRefused as refused:
+            return refused
+
+    fast = attempt()
+    with monkeypatch.context() as m:
+        m.setattr(read, "_read_unquoted", lambda *args: None)
+        slow = attempt()
+    return fast, slow
+
+
+BYTE_CASES = {
+    "utf-8": _rows().encode(),
+    "utf-8 with a BOM": b"\xef\xbb\xbf" + _rows().encode(),
+    "cp932 with CR LF": _rows().replace("\n", "\r\n").encode("cp932"),
+    "cp932 with a user-defined character": (_rows() + "E9,MOVE_WITHIN,2026-04-01,2026-04-01,x\ue000\n").encode("cp932"),
+    "a short and a long row": CASES["a short and a long row"].encode(),
+    "blank lines in crlf": CASES["blank lines and spaces in crlf"].encode(),
+    "the first agreement's columns only": _v1_rows().encode(),
+    "header only": _rows().splitlines(keepends=True)[0].encode(),
+    # what decode() or parse() refuses, naming the rule: the fast path steps aside for each
+    "a C1 control character": (_rows() + "E9,MOVE_WITHIN,2026-04-01,2026-04-01,x\x85\n").encode(),
+    "a NUL byte": _rows().encode().replace(b"B2", b"B\x002", 1),
+    "a unit separator": _rows().encode().replace(b"B2", b"B\x1f2", 1),
+    "neither UTF-8 nor CP932": _rows().encode() + b"E9,\xff\xfe\n",
+    "a lone CR": _rows().replace("\n", "\r", 1).encode(),
+    "a cut file": _rows().rstrip("\n").encode(),
+    "a UTF-8 character cut in two": _rows().encode() + "E9,川".encode()[:-1],
+    "no header": b"\n\n",
+    "a repeated column": _rows().replace("event_type", "event_id", 1).encode(),
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("data", BYTE_CASES.values(), ids=BYTE_CASES.keys())
+def test_the_byte_level_fast_path_equals_decode_and_parse(data, monkeypatch):
+    for refuse_cut in (True, False):
+        fast, slow = _read_both(data, monkeypatch, refuse_cut)
+        if isinstance(slow, read.FileRefused):
+            assert isinstance(fast, read.FileRefused) and str(fast) == str(slow)
+            continue
+        assert_frame_equal(fast.rows, slow.rows)
+        assert (fast.encoding, fast.raw_rows, fast.field_count_errors, fast.extra_columns) == \
+            (slow.encoding, slow.raw_rows, slow.field_count_errors, slow.extra_columns)
+
+
+def test_the_byte_level_fast_path_takes_utf8_and_cp932_files():
+    for data in (BYTE_CASES["utf-8"], BYTE_CASES["utf-8 with a BOM"], BYTE_CASES["cp932 with CR LF"]):
+        assert read._read_unquoted("f.csv", DAY, data, True) is not None
+    assert read._read_unquoted("f.csv", DAY, BYTE_CASES["a C1 control character"], True) is None

@@ -402,7 +402,7 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
     try:
         for name, frame in (("accepted", accepted), ("quarantined", quarantine), ("cancels", cancels),
                             ("touched", touched), ("new_versions", judgement.new_versions)):
-            con.register(name, frame)
+            con.register(name, as_arrow(frame))
         record_file(con, change_file.name, delivery, change_file.business_date, change_file.encoding,
                     "applied", None, counts, has_baseline, unused_values, change_file.extra_columns)
         con.execute("insert into event by name select * from accepted")
@@ -428,6 +428,12 @@ def rebuild_versions(con: duckdb.DuckDBPyConnection, recorded_at: dt.datetime) -
     adjust_register_digest(con, closed="closed_versions", inserted="inserted_versions")
     con.execute("drop table closed_versions")
     con.execute("drop table inserted_versions")
+
+
+def as_arrow(frame: pl.DataFrame):
+    """The frame as Arrow for DuckDB without a copy of its strings (polars' own string views, which DuckDB reads;
+    the default conversion copies every string column, +0.5 GiB at a 607,000-row BASELINE)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
 def record_file(con: duckdb.DuckDBPyConnection, name: str, delivery: Delivery, business_date: dt.date | None,

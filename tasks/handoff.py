@@ -371,12 +371,12 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
     name = f"residents-{snapshot_id}{suffix}"
     # streamed from DuckDB into the target's temporary file: the same bytes conbini_frame + parquet_bytes give
     query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
-    excluded = snapshot_writer.excluded_counts(con, params.pop("counts"), as_of, sub.exclude)
     temporary = f"{root}/.{name}.{secrets.token_hex(6)}.tmp"
     with fs.open(temporary, "wb") as out:
         written = snapshot_writer.write_snapshot(con, query, {**params, "as_of": as_of},
                                                  {f: CONBINI_TYPES[f] for f in sub.fields}, out,
-                                                 None if plaintext else key)
+                                                 None if plaintext else key, sub.exclude)
+    excluded = written.excluded
     created = _utc_now()
     manifest = {
         "format": CONBINI_FORMAT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,17 +25,19 @@ SQL = Path(__file__).resolve().parent / "sql" / "handoff"
 ROW_GROUP_ROWS = 1_000_000  # handoff.parquet_bytes' row_group_size: the same rows give the same bytes
 BATCH_ROWS = 100_000
 NONCE_BYTES = 12
+EXCLUDED = "excluded_reason"  # a query's column naming why a row is left out (null: kept)
 PARQUET_OPTIONS = dict(version="2.6", compression="zstd", compression_level=3, use_dictionary=True,
                        write_statistics=True, data_page_version="1.0", store_schema=True)
 
 
 @dataclass(frozen=True)
 class Written:
-    """What a streamed snapshot file holds: its rows, the SHA-256 of the Parquet and of the file written."""
+    """What a streamed snapshot file holds: its rows, the SHA-256 of the Parquet and of the file written, the rows left out."""
 
     rows: int
     sha256: str
     file_sha256: str
+    excluded: dict[str, int] = field(default_factory=dict)  # the rows left out, by reason
 
 
 class _Sealed:
@@ -84,69 +86,86 @@ def _typed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink) -> int:
     """Stream record batches into Parquet with handoff.parquet_bytes' options and row groups; the row count."""
     schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
-    rows, pending, pending_rows = 0, [], 0
+    rows, pending_rows = 0, 0
+    # a row group is written by one write_table call on contiguous columns (so its pages come out as from
+    # handoff.parquet_bytes); until then each column's pieces are kept as copies of their own, so DuckDB frees
+    # every batch it handed over, and each column is joined and let go in turn (the row group is held once)
+    pending: list[list[pa.Array]] = [[] for _ in schema]
     with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
         def flush() -> None:
-            # one contiguous table per row group: the pages come out as from one write_table call
-            if pending:
-                writer.write_table(pa.Table.from_batches(pending, schema=schema).combine_chunks(),
-                                   row_group_size=ROW_GROUP_ROWS)
-                pending.clear()
+            if pending_rows:
+                columns = []
+                for pieces in pending:
+                    columns.append(pa.concat_arrays(pieces))
+                    pieces.clear()
+                writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
 
         for batch in reader:
+            batch = _typed(batch, schema)
+            take = None
             while batch.num_rows:
                 take = batch.slice(0, ROW_GROUP_ROWS - pending_rows)
-                pending.append(_typed(take, schema))
+                for pieces, column in zip(pending, take.columns):
+                    pieces.append(pa.concat_arrays([column]))  # a copy: the batch's buffers go back to DuckDB
                 pending_rows += take.num_rows
                 rows += take.num_rows
                 batch = batch.slice(take.num_rows)
                 if pending_rows == ROW_GROUP_ROWS:
                     flush()
                     pending_rows = 0
+            batch = take = None  # an empty slice still holds the batch's buffers
         flush()
     return rows
 
 
 def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, types: dict[str, pa.DataType],
-                   out: BinaryIO, key: bytes | None) -> Written:
-    """Run the query and stream its rows as Parquet into `out`, encrypted when `key` is given."""
+                   out: BinaryIO, key: bytes | None, exclude: tuple[str, ...] = ()) -> Written:
+    """Run the query and stream its rows as Parquet into `out`, encrypted when `key` is given; the rows with an
+    `excluded_reason` are counted by it (every reason in `exclude` listed) and left out."""
     sealed = _Sealed(out, key)
     define_household_heads(con)  # conbini.sql reads the head of each household from it
     reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
-    rows = write_parquet(reader, types, sealed)
+    excluded = dict.fromkeys(exclude, 0)
+    rows = write_parquet(_kept(reader, excluded), types, sealed)
     sealed.finish()
-    return Written(rows, sealed.plain.hexdigest(), sealed.blob.hexdigest())
+    return Written(rows, sealed.plain.hexdigest(), sealed.blob.hexdigest(), excluded)
+
+
+def _kept(reader: pa.RecordBatchReader, excluded: dict[str, int]):
+    """The batches without their rows that have an excluded_reason, counted into `excluded` on the way."""
+    for batch in reader:
+        if EXCLUDED not in batch.schema.names:
+            yield batch
+            continue
+        reasons = batch.column(EXCLUDED)
+        if reasons.null_count == len(reasons):
+            yield batch
+            continue
+        for found in reasons.value_counts().to_pylist():
+            if found["values"] is not None:
+                excluded[found["values"]] = excluded.get(found["values"], 0) + found["counts"]
+        yield batch.filter(reasons.is_null())
 
 
 def conbini_query(fields: tuple[str, ...], exclude: tuple[str, ...], towns: dict[str, str], prefix: str) -> tuple[str, dict]:
-    """The snapshot's rows in SQL (what handoff.conbini_frame computes in polars) and the exclusion counts' query."""
+    """The snapshot's rows in SQL (what handoff.conbini_frame computes in polars), the residents left out among them
+    with their reason in excluded_reason (write_snapshot counts and drops them)."""
     reason = ("case " + " ".join(f"when {name} then '{name}'" for name in exclude) + " end") if exclude else "null"
     base = (SQL / "conbini.sql").read_text(encoding="utf-8")
-    judged = (f"with residents as (\n{base}\n),\n"
-              f"judged as (select *, cast({reason} as varchar) as excluded_reason from residents)")
     columns = ", ".join(f'"{f}"' for f in fields)
-    # the households with someone left out, as a narrow set joined back (a window over every household
-    # partitioned and sorted all residents with all their columns once more before the final sort)
-    rows = (f"{judged},\n"
-            "blocked as (\n"
-            "    select distinct household_id, true as blocked from judged where excluded_reason is not null\n"
-            "),\n"
-            "marked as (\n"
-            "    select j.*,\n"
-            "           coalesce(b.blocked, false) as household_certificate_blocked,\n"
-            "           $prefix || t.town_name || j.address_line as address\n"
-            "    from judged as j\n"
-            "    left join blocked as b on b.household_id is not distinct from j.household_id\n"
+    # a household is blocked when anyone of it is left out: conbini.sql's narrow household flags, not the
+    # residents joined back to themselves (that kept every resident with every column once more, in memory).
+    # the rows left out are dropped while streaming, not by a filter here: pushed below the join with the
+    # household heads it made DuckDB take the wide side for the join's hash table
+    blocked = " or ".join(f"household_{name}" for name in exclude) or "false"
+    rows = (f"with residents as (\n{base}\n)\n"
+            f"select {columns}, cast({reason} as varchar) as {EXCLUDED}\n"
+            "from (\n"
+            f"    select r.*, {blocked} as household_certificate_blocked,\n"
+            "           $prefix || t.town_name || r.address_line as address\n"
+            "    from residents as r\n"
             "    left join (select unnest($town_codes) as town_code, unnest($town_names) as town_name) as t\n"
-            "           on t.town_code = j.town_code\n"
+            "           on t.town_code = r.town_code\n"
             ")\n"
-            f"select {columns} from marked where excluded_reason is null order by resident_code")
-    counts = f"{judged}\nselect excluded_reason, count(*) from judged where excluded_reason is not null group by all"
-    return rows, {"counts": counts, "prefix": prefix, "town_codes": list(towns), "town_names": list(towns.values())}
-
-
-def excluded_counts(con: duckdb.DuckDBPyConnection, counts_query: str, as_of: dt.date, exclude: tuple[str, ...]) -> dict:
-    """Residents left out of the snapshot, by the first reason that applies to each, every reason listed."""
-    define_household_heads(con)
-    found = dict(con.execute(counts_query, {"as_of": as_of}).fetchall())
-    return {name: int(found.get(name, 0)) for name in exclude}
+            "order by resident_code")
+    return rows, {"prefix": prefix, "town_codes": list(towns), "town_names": list(towns.values())}

@@ -21,11 +21,12 @@ def test_the_streamed_snapshot_has_the_bytes_of_conbini_frame_and_parquet_bytes(
     frame, excluded = handoff.conbini_frame(households.con, day(as_of), sub)
     expected = handoff.parquet_bytes(frame, types)
     query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
-    assert snapshot_writer.excluded_counts(households.con, params.pop("counts"), day(as_of), sub.exclude) == excluded
     out = io.BytesIO()
-    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day(as_of)}, types, out, None)
+    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day(as_of)}, types, out, None,
+                                             sub.exclude)
     assert out.getvalue() == expected
     assert (written.rows, written.sha256) == (frame.height, hashlib.sha256(expected).hexdigest())
+    assert written.excluded == excluded and list(written.excluded) == list(sub.exclude)
 
 
 def test_a_sealed_snapshot_decrypts_with_the_hand_off_key(households):  # noqa: F811
@@ -50,3 +51,26 @@ def test_row_groups_are_cut_as_one_write_would_cut_them(monkeypatch):
     rows = snapshot_writer.write_parquet(pa.RecordBatchReader.from_batches(table.schema, table.to_batches(4)),
                                          types, streamed)
     assert rows == 30 and streamed.getvalue() == expected.getvalue()
+
+
+def test_rows_left_out_are_counted_and_dropped_across_batches_and_row_groups(households, monkeypatch):  # noqa: F811
+    """Small batches and row groups: the rows kept come out as one write with those row groups, the counts as the frame's."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 4)
+    monkeypatch.setattr(snapshot_writer, "BATCH_ROWS", 2)
+    sub = handoff.load_subscribers()["conbini"]
+    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
+    frame, excluded = handoff.conbini_frame(households.con, day("2026-04-02"), sub)
+    assert sum(excluded.values()) and frame.height > 4  # some left out, more than one row group kept
+    schema = pa.schema([pa.field(n, t) for n, t in types.items()])
+    source = frame.select(list(types)).to_arrow()
+    expected = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays([source.column(n).cast(t) for n, t in types.items()], schema=schema),
+                   expected, row_group_size=4, **snapshot_writer.PARQUET_OPTIONS)
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    out = io.BytesIO()
+    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types, out,
+                                             None, sub.exclude)
+    assert out.getvalue() == expected.getvalue()
+    assert (written.rows, written.excluded) == (frame.height, excluded)

@@ -1,8 +1,9 @@
 """Benchmark (not a test): the SQL that judges and applies one batch, against a register and one 5x larger.
 
-A synthetic register (codes in random order, as a real city's arrive) is built in scratch DuckDB files under
-data/bench-sql/; the same 1,300-row batch (new events, later events of known persons, cancels, code changes)
-then runs through the state rules and the apply queries. Prints both sizes side by side: wall seconds, CPU seconds
+A synthetic register (codes in random order, as a real city's arrive; event ids growing with time, as the
+generator's E<date>-<n> and as each file's rows are appended) is built in scratch DuckDB files under
+data/bench-sql/; the same 1,300-row batch (new events, later events of known persons, cancels and re-sent rows of
+the day before, code changes) then runs through the state rules and the apply queries. Prints both sizes side by side: wall seconds, CPU seconds
 (all threads of the process: other jobs share the cores) and the load average.
 
     .venv/bin/python benchmarks/bench_batch_sql.py [--residents 600000] [--factor 5] [--repeat 3] [--index-trial]
@@ -31,8 +32,9 @@ DATA = ROOT / "data" / "bench-sql"
 BATCH = 1300
 
 
-def build(path: Path, residents: int) -> None:
-    """A register of `residents` persons: a BASELINE each, a later move for a third, a code change for 1%."""
+def build(path: Path, residents: int, recent: pl.DataFrame) -> None:
+    """A register of `residents` persons: a BASELINE each, a later move for a third, a code change for 1%,
+    and the `recent` day's rows (event_id, resident_code)."""
     if path.exists():
         with duckdb.connect(str(path)) as con:
             con.execute((ROOT / "schemas" / "migrations.sql").read_text(encoding="utf-8"))
@@ -42,27 +44,34 @@ def build(path: Path, residents: int) -> None:
     con.execute((ROOT / "schemas" / "register.sql").read_text(encoding="utf-8"))
     con.execute(f"""
         create temp table p as
-        select i, lpad(cast(i as varchar), 11, '0') as code from range({residents}) as t(i) order by hash(i)""")
+        select i, lpad(cast(i as varchar), 11, '0') as code, row_number() over (order by hash(i)) as seq
+        from range({residents}) as t(i) order by hash(i)""")
     common = ("date '2026-01-05' as business_date, 1 as delivery_no, 'x' as file_sha256, 1 as line, "
               "'r' as run_id, timestamp '2026-01-05' as recorded_at")
     con.execute(f"""
         insert into event by name
-        select 'B' || code as event_id, 'BASELINE' as event_type, date '2000-01-01' as effective_date,
+        select 'E20000101-' || lpad(cast(seq as varchar), 8, '0') as event_id, 'BASELINE' as event_type, date '2000-01-01' as effective_date,
                date '2000-01-01' as notified_date, code as resident_code, 'H' || (i // 3) as household_id,
                case when i % 3 = 0 then '世帯主' else '子' end as relationship, {common}
         from p""")
     con.execute(f"""
         insert into event by name
-        select 'M' || code as event_id, 'MOVE_WITHIN' as event_type, date '2020-04-01' as effective_date,
+        select 'E20200401-' || lpad(cast(seq as varchar), 8, '0') as event_id, 'MOVE_WITHIN' as event_type, date '2020-04-01' as effective_date,
                date '2020-04-01' as notified_date, code as resident_code, 'H' || (i // 3) as household_id,
                case when i % 3 = 0 then '世帯主' else '子' end as relationship, {common}
-        from p where i % 3 = 1""")
+        from p where i % 3 = 1 order by seq""")
     con.execute(f"""
         insert into event by name
-        select 'C' || code as event_id, 'RESIDENT_CODE_CHANGE' as event_type, date '2021-04-01' as effective_date,
+        select 'E20210401-' || lpad(cast(seq as varchar), 8, '0') as event_id, 'RESIDENT_CODE_CHANGE' as event_type, date '2021-04-01' as effective_date,
                date '2021-04-01' as notified_date, code as resident_code,
                '9' || substr(code, 2) as new_resident_code, {common}
-        from p where i % 100 = 7""")
+        from p where i % 100 = 7 order by seq""")
+    con.register("recent", recent)
+    con.execute(f"""
+        insert into event by name
+        select event_id, 'MOVE_WITHIN' as event_type, date '2026-03-27' as effective_date,
+               date '2026-03-27' as notified_date, resident_code, {common}
+        from recent order by event_id""")
     con.execute("""
         insert into resident_version by name
         select resident_code, 1 as version_no, effective_date as valid_from, timestamp '2026-01-05' as recorded_from,
@@ -80,18 +89,25 @@ def batch(residents: int) -> pl.DataFrame:
     for n in range(BATCH):
         code = f"{n * step:011d}"
         kind = n % 10
-        row = {"line": n + 2, "event_id": f"N{n:08d}", "event_type": "MOVE_WITHIN", "resident_code": code,
+        row = {"line": n + 2, "event_id": f"E20260330-{n:06d}", "event_type": "MOVE_WITHIN", "resident_code": code,
                "cancels_event_id": None, "new_resident_code": None, "household_id": f"H{n * step // 3}"}
         if kind == 0:
             row |= {"event_type": "BIRTH", "resident_code": f"8{n:010d}"}
         elif kind == 1:
-            row |= {"event_type": "CANCEL", "cancels_event_id": "B" + code}
+            row |= {"event_type": "CANCEL", "cancels_event_id": f"E20260327-{n:06d}"}  # the person's event
         elif kind == 2:
             row |= {"event_type": "RESIDENT_CODE_CHANGE", "new_resident_code": f"7{n:010d}"}
         elif kind == 3:
-            row |= {"event_id": "B" + code}  # a duplicate id
+            row |= {"event_id": f"E20260327-{n:06d}"}  # a row of the day before, re-sent
         rows.append(row)
     return pl.DataFrame(rows)
+
+
+def recent_day(rows: pl.DataFrame) -> pl.DataFrame:
+    """The day before the batch: one row for each person the batch names that the register knows."""
+    known = rows.filter(pl.col("event_type") != "BIRTH")
+    return known.select(event_id=pl.format("E20260327-{}", (pl.col("line") - 2).cast(pl.String).str.zfill(6)),
+                        resident_code="resident_code")
 
 
 def timings(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, tuple[float, float]]:
@@ -188,8 +204,8 @@ def main() -> None:
     rows = batch(args.residents)
     results = []
     for size in sizes:
-        path = DATA / f"register-{size}.duckdb"
-        build(path, size)
+        path = DATA / f"register-{size}-v2.duckdb"
+        build(path, size, recent_day(rows))
         results.append((timings(path, rows, args.repeat), os.getloadavg()[0]))
     (small, load_small), (large, load_large) = results
     print(f"{'query':<16} {sizes[0]:>10,} {sizes[1]:>10,}  ratio   {'CPU s':>7} {'CPU s':>7}  ratio"
@@ -202,7 +218,7 @@ def main() -> None:
     print(f"{'all':<16} {ws:>10.3f} {wl:>10.3f}  {wl / ws:5.2f}   {cs:>7.3f} {cl:>7.3f}  {cl / cs:5.2f}")
     print(f"load average     {load_small:>10.2f} {load_large:>10.2f}")
     if args.index_trial:
-        trials = [(index_trial(DATA / f"register-{size}.duckdb", rows, args.repeat), os.getloadavg()[0])
+        trials = [(index_trial(DATA / f"register-{size}-v2.duckdb", rows, args.repeat), os.getloadavg()[0])
                   for size in sizes]
         print(f"\n{'index trial (CPU s; MB of the file)':<46} {sizes[0]:>10,} {sizes[1]:>10,}  ratio")
         for name in trials[0][0]:

@@ -2,16 +2,29 @@
 -- grain: one row per (line, rule_id) broken.
 -- expects the relation `incoming` (line, event_id, event_type, resident_code, cancels_event_id).
 -- the register is read only for the ids and codes the file names (semi joins first), so the cost follows the file.
-with named_ids as (
-    select event_id from incoming where event_id is not null
-    union
-    select cancels_event_id from incoming where cancels_event_id is not null
+with file_ids as (
+    select distinct event_id from incoming where event_id is not null
+),
+target_ids as (
+    select distinct cancels_event_id as event_id from incoming where cancels_event_id is not null
 ),
 known as (
-    -- the register's events the file names by id, read once
-    select e.event_id, e.resident_code, e.event_type, e.cancelled_by
-    from event as e
-    semi join named_ids as n on n.event_id = e.event_id
+    -- the register's events the file names by id, read once. the file's own ids and the ids its CANCEL rows
+    -- name are looked up apart, each within its range of ids: where ids grow with time (the generator's
+    -- E<date>-<n>) the zone maps then skip every row group of other days, and a day's new ids read none.
+    -- the row id keeps one row per stored event where an id is of both kinds.
+    select event_id, resident_code, event_type, cancelled_by
+    from (
+        select e.rowid as stored_row, e.event_id, e.resident_code, e.event_type, e.cancelled_by
+        from event as e
+        semi join file_ids as n on n.event_id = e.event_id
+        where e.event_id between (select min(event_id) from file_ids) and (select max(event_id) from file_ids)
+        union
+        select e.rowid, e.event_id, e.resident_code, e.event_type, e.cancelled_by
+        from event as e
+        semi join target_ids as n on n.event_id = e.event_id
+        where e.event_id between (select min(event_id) from target_ids) and (select max(event_id) from target_ids)
+    )
 ),
 occurrences as (
     select line, row_number() over (partition by event_id order by line) as occurrence

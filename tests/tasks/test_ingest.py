@@ -241,6 +241,19 @@ def test_cancel_target_rules(city):
                      "order by event_id") == [("base1", None), ("c3", None), ("s1", "c1")]
 
 
+def test_an_id_both_re_sent_and_cancelled_in_one_file_is_judged_once(city):
+    """A stored id the file re-sends and also names as a CANCEL target is one event (looked up by both kinds)."""
+    from tasks.apply import state_violations
+
+    ingest_rows(city, "2026-04-02", [support(1, "s1", "2026-04-02"), support(2, "s2", "2026-04-02")])
+    d = "2026-04-03"
+    rows = pl.DataFrame([move(1, "s1", d), cancel(1, "c9", d, "s1"), cancel(2, "c8", d, "s1"),
+                         cancel(2, "c7", d, "zz-no-such-event"), cancel(1, "a0", d, "base1")]).with_row_index(
+        "line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+    assert sorted(state_violations(city.con, rows).iter_rows()) == [
+        (2, "DUPLICATE_EVENT_ID"), (4, "CANCEL_TARGET_OTHER_PERSON"), (5, "CANCEL_TARGET_UNKNOWN")]
+
+
 def test_cancel_target_cancelled_earlier_in_the_same_file(city):
     """A second CANCEL of the same target in one file is CANCEL_TARGET_CANCELLED."""
     d = "2026-04-02"

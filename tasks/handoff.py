@@ -66,6 +66,7 @@ KEY_BYTES = 32
 MODES = ("latest_snapshot", "change_feed")
 EXCLUSION_REASONS = ("support_measure", "planned_move_out")
 FEED_PREFIX = "changes-"
+EVENTS_KEPT = 50_000  # feed_events keeps a delivery's events for the next feeds up to this many rows
 FEED_NAME = re.compile(r"^changes-(?P<seq>\d{8})-(?P<date>\d{8})\.json$")
 
 _S, _D, _B = pa.string(), pa.date32(), pa.bool_()
@@ -632,14 +633,16 @@ def _in_population(population: str, record: pl.Expr, city_name: str) -> pl.Expr:
 
 
 def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, delivery_no: int,
-               resend: tuple[str, ...] = (), city_name: str | None = None) -> pl.DataFrame:
+               resend: tuple[str, ...] = (), city_name: str | None = None,
+               events_seen: dict | None = None) -> pl.DataFrame:
     """The rows of a subscriber's feed file for one applied delivery (entry columns, then its fields), with the
     events in `resend` (rows the receiver answered with an error) again, in ledger order.
 
-    `city_name` decides 管内本籍人 for the feeds routed by 本籍 (default: the synthetic city's, 埼玉県川口市)."""
+    `city_name` decides 管内本籍人 for the feeds routed by 本籍 (default: the synthetic city's, 埼玉県川口市).
+    `events_seen` keeps the delivery's events for the next feed of the same publish (see feed_events)."""
     sub = _resolve(subscriber)
     city = city_name or MUNICIPALITY_PREFIX
-    events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no, "resend": list(resend)}).pl()
+    events = feed_events(con, delivery_no, resend, events_seen)
     after, before = pl.col("after").struct, pl.col("before").struct
     known = after.field("resident_code").is_not_null()
     if sub.when_changed:
@@ -702,6 +705,23 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
     )
 
 
+def feed_events(con: duckdb.DuckDBPyConnection, delivery_no: int, resend: tuple[str, ...] = (),
+                seen: dict | None = None) -> pl.DataFrame:
+    """The events of a delivery with their records (feed_events.sql), once per publish when `seen` is given.
+
+    Every feed of one delivery reads the same events, and publishing writes only ledgers, never the register,
+    so a publish of several feeds asks DuckDB once (each asking cost a scan of every event and version). A large
+    delivery (a BASELINE) is read again for each feed: several of those held at once would cost more memory than
+    the seconds saved."""
+    key = (delivery_no, tuple(resend))
+    if seen is not None and key in seen:
+        return seen[key]
+    events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no, "resend": list(resend)}).pl()
+    if seen is not None and events.height <= EVENTS_KEPT:
+        seen[key] = events
+    return events
+
+
 def feed_types(sub: Subscriber) -> dict[str, pa.DataType]:
     return {**ENTRY_TYPES, **{f: RECORD_TYPES[f] for f in sub.fields}}
 
@@ -736,12 +756,13 @@ def _feed_headers_in_target(fs: fsspec.AbstractFileSystem, root: str) -> dict[in
 
 def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, target_uri: str,
                  delivery_no: int, key: bytes | None, plaintext: bool, run_id: str,
-                 city_name: str | None = None, settle: bool = True) -> dict:
+                 city_name: str | None = None, settle: bool = True, events_seen: dict | None = None) -> dict:
     """Publish a feed's file for the next applied delivery past its watermark: its header, status published.
 
     The rows carry each person's record as the register knows it now (so a receiver applying the files in
     order ends with the register's records), beside the event's own dates. `settle=False` stops after the
-    header, as a process killed there would (the replay of a run that crashed there)."""
+    header, as a process killed there would (the replay of a run that crashed there). `events_seen`: one dict
+    for the feeds of one publish (feed_events)."""
     sub = _resolve(subscriber)
     if sub.mode != "change_feed":
         raise HandoffError(f"subscriber {sub.name} is not a change feed")
@@ -759,7 +780,8 @@ def publish_feed(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, t
     from tasks import receipts
 
     resends = receipts.due_resends(con, sub.name)
-    frame = feed_frame(con, sub, delivery_no, tuple(dict.fromkeys(r["event_id"] for r in resends)), city_name)
+    frame = feed_frame(con, sub, delivery_no, tuple(dict.fromkeys(r["event_id"] for r in resends)), city_name,
+                       events_seen)
     data = parquet_bytes(frame, feed_types(sub))
     blob, encryption, suffix = _seal(data, key, plaintext)
     fs, root = _target(target_uri)

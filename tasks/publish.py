@@ -118,6 +118,7 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
     `city_name` decides which 附票 feed a person's 本籍 routes them to (default: the synthetic city's)."""
     published: dict[str, list] = {}
     problems: dict[str, str] = {}
+    events_seen: dict = {}  # each delivery's events, read once for all the feeds
     newest = handoff.newest_delivery(con)
     for sub in sorted(handoff.load_subscribers(subscribers).values(), key=lambda s: s.mode != "change_feed"):
         target = target_for(sub) if target_for else handoff.target_uri(sub, store_root)
@@ -134,7 +135,8 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
             if sub.mode == "change_feed":
                 for delivery_no, _day in pending:
                     published[sub.name].append(
-                        handoff.publish_feed(con, sub, target, delivery_no, key, plaintext, run_id, city_name))
+                        handoff.publish_feed(con, sub, target, delivery_no, key, plaintext, run_id, city_name,
+                                             events_seen=events_seen))
             else:
                 reflects = pending[-1][0]
                 (as_of,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "

@@ -30,3 +30,16 @@ def test_weekends_and_ordinary_weekdays():
 def test_a_year_has_about_240_business_days():
     assert business_days_in_year(2026) == 240
     assert business_days_in_year(2027) == 242
+
+
+def test_the_national_holidays_file_is_what_the_holidays_package_gives():
+    """data/reference/national_holidays.csv (read instead of importing `holidays`) matches the pinned package:
+    after a `holidays` upgrade that changes a holiday, write it again with `python -m schemas.business_calendar`."""
+    from schemas.business_calendar import _all_national_holidays, national_holidays_from_package
+
+    assert _all_national_holidays() == national_holidays_from_package()
+
+
+def test_outside_the_packages_years_only_weekends_and_closing_days_are_closed():
+    assert is_business_day(D(1948, 11, 3)) and is_business_day(D(2100, 11, 3))  # the package covers 1949-2099
+    assert holiday_name(D(2100, 1, 1)) == "年末年始"

@@ -157,4 +157,5 @@ def build_suite() -> gx.ExpectationSuite:
 
 def as_pandas(rows: pl.DataFrame) -> pd.DataFrame:
     """The rows as the pandas frame GX takes, backed by the same Arrow buffers (no copy of the strings)."""
-    return rows.to_pandas(use_pyarrow_extension_array=True)
+    # polars' own string views: the default (large strings) copied every column, and the metric copied back
+    return rows.to_arrow(compat_level=pl.CompatLevel.newest()).to_pandas(types_mapper=pd.ArrowDtype)

@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import secrets
@@ -57,6 +58,7 @@ LEDGER_SQL = ROOT / "schemas" / "handoff_ledger.sql"
 PUBLISH_SQL = ROOT / "schemas" / "publish_ledger.sql"
 SQL_DIR = Path(__file__).resolve().parent / "sql" / "handoff"
 
+log = logging.getLogger("juki")
 CONBINI_FORMAT = "juki-conbini/1"
 FEED_FORMAT = "juki-feed/2"
 MANIFEST = "manifest.json"
@@ -373,10 +375,20 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
     # streamed from DuckDB into the target's temporary file: the same bytes conbini_frame + parquet_bytes give
     query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
     temporary = f"{root}/.{name}.{secrets.token_hex(6)}.tmp"
-    with fs.open(temporary, "wb") as out:
-        written = snapshot_writer.write_snapshot(con, query, {**params, "as_of": as_of},
-                                                 {f: CONBINI_TYPES[f] for f in sub.fields}, out,
-                                                 None if plaintext else key, sub.exclude)
+
+    def write(memory: str | None) -> snapshot_writer.Written:
+        with fs.open(temporary, "wb") as out:
+            return snapshot_writer.write_snapshot(con, query, {**params, "as_of": as_of},
+                                                  {f: CONBINI_TYPES[f] for f in sub.fields}, out,
+                                                  None if plaintext else key, sub.exclude, memory)
+
+    try:
+        written = write(snapshot_writer.SNAPSHOT_MEMORY)
+    except duckdb.OutOfMemoryException:
+        # a register larger than the limit was chosen for: once more without it (spilling less, never failing)
+        log.warning("the convenience-store snapshot needed more than %s of DuckDB memory; written again "
+                    "without that limit", snapshot_writer.SNAPSHOT_MEMORY)
+        written = write(None)
     excluded = written.excluded
     created = _utc_now()
     manifest = {

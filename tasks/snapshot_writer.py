@@ -8,15 +8,19 @@ nonce ‖ ciphertext ‖ tag layout as `handoff.encrypt`) straight into the targ
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.heads import define_household_heads
@@ -24,6 +28,12 @@ from tasks.heads import define_household_heads
 SQL = Path(__file__).resolve().parent / "sql" / "handoff"
 ROW_GROUP_ROWS = 1_000_000  # handoff.parquet_bytes' row_group_size: the same rows give the same bytes
 BATCH_ROWS = 100_000
+# DuckDB's memory while the snapshot's query runs (its sort spills to the store's temp folder beyond it): without a
+# limit DuckDB took ~0.7 GiB for the 607k snapshot, and the row group's Arrow columns come on top (see decisions.md)
+SNAPSHOT_MEMORY = "300MB"
+# the row group's columns from the system allocator, whose large blocks go back to the system when freed (the
+# default pool kept them, so the process stayed ~70 MB larger after every snapshot)
+POOL = pa.system_memory_pool()
 NONCE_BYTES = 12
 EXCLUDED = "excluded_reason"  # a query's column naming why a row is left out (null: kept)
 PARQUET_OPTIONS = dict(version="2.6", compression="zstd", compression_level=3, use_dictionary=True,
@@ -96,7 +106,7 @@ def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], s
             if pending_rows:
                 columns = []
                 for pieces in pending:
-                    columns.append(pa.concat_arrays(pieces))
+                    columns.append(pa.concat_arrays(pieces, memory_pool=POOL))
                     pieces.clear()
                 writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
 
@@ -106,7 +116,7 @@ def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], s
             while batch.num_rows:
                 take = batch.slice(0, ROW_GROUP_ROWS - pending_rows)
                 for pieces, column in zip(pending, take.columns):
-                    pieces.append(pa.concat_arrays([column]))  # a copy: the batch's buffers go back to DuckDB
+                    pieces.append(pa.concat_arrays([column], memory_pool=POOL))  # a copy: the batch's buffers go back to DuckDB
                 pending_rows += take.num_rows
                 rows += take.num_rows
                 batch = batch.slice(take.num_rows)
@@ -119,16 +129,53 @@ def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], s
 
 
 def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, types: dict[str, pa.DataType],
-                   out: BinaryIO, key: bytes | None, exclude: tuple[str, ...] = ()) -> Written:
+                   out: BinaryIO, key: bytes | None, exclude: tuple[str, ...] = (),
+                   memory: str | None = None) -> Written:
     """Run the query and stream its rows as Parquet into `out`, encrypted when `key` is given; the rows with an
-    `excluded_reason` are counted by it (every reason in `exclude` listed) and left out."""
+    `excluded_reason` are counted by it (every reason in `exclude` listed) and left out. `memory`: DuckDB's
+    memory_limit meanwhile (duckdb.OutOfMemoryException when the query cannot keep to it)."""
     sealed = _Sealed(out, key)
     define_household_heads(con)  # conbini.sql reads the head of each household from it
-    reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
     excluded = dict.fromkeys(exclude, 0)
-    rows = write_parquet(_kept(reader, excluded), types, sealed)
+    with memory_limit(con, memory) if memory else contextlib.nullcontext():
+        reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
+        try:
+            rows = write_parquet(_kept(reader, excluded), types, sealed)
+        finally:
+            reader.close()  # a query stopped half-way would keep the connection busy
+            del reader
     sealed.finish()
     return Written(rows, sealed.plain.hexdigest(), sealed.blob.hexdigest(), excluded)
+
+
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _bytes(text: str) -> float:
+    number, unit = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text).groups()
+    return float(number) * _UNITS[unit.lower()]
+
+
+@functools.cache
+def _default_memory_limit() -> str:
+    with duckdb.connect() as fresh:
+        return fresh.execute("select current_setting('memory_limit')").fetchall()[0][0]
+
+
+@contextlib.contextmanager
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """DuckDB's memory_limit at `limit` meanwhile, then the default again; a limit someone set is left as it is."""
+    # a limit set on purpose stays: it reads rounded down, so setting back what it read would shrink it each time
+    (before,) = con.execute("select current_setting('memory_limit')").fetchall()[0]
+    lower = before == _default_memory_limit() and _bytes(limit) < _bytes(before)
+    if lower:
+        con.execute(f"set memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        if lower:
+            con.execute("reset memory_limit")
 
 
 def _kept(reader: pa.RecordBatchReader, excluded: dict[str, int]):
@@ -144,7 +191,7 @@ def _kept(reader: pa.RecordBatchReader, excluded: dict[str, int]):
         for found in reasons.value_counts().to_pylist():
             if found["values"] is not None:
                 excluded[found["values"]] = excluded.get(found["values"], 0) + found["counts"]
-        yield batch.filter(reasons.is_null())
+        yield pc.filter(batch, reasons.is_null(), memory_pool=POOL)
 
 
 def conbini_query(fields: tuple[str, ...], exclude: tuple[str, ...], towns: dict[str, str], prefix: str) -> tuple[str, dict]:

@@ -74,3 +74,16 @@ def test_rows_left_out_are_counted_and_dropped_across_batches_and_row_groups(hou
                                              None, sub.exclude)
     assert out.getvalue() == expected.getvalue()
     assert (written.rows, written.excluded) == (frame.height, excluded)
+
+
+def test_a_snapshot_that_does_not_fit_the_memory_limit_is_written_again_without_it(households, monkeypatch, caplog):  # noqa: F811
+    """The same bytes and counts as with room to spare, a warning that says so, DuckDB's limit back to its default."""
+    con = households.con
+    limit = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    roomy = handoff.publish_conbini(con, memory_target(), day("2026-04-02"), None, True, "t")
+    monkeypatch.setattr(snapshot_writer, "SNAPSHOT_MEMORY", "64KB")
+    with caplog.at_level("WARNING", logger="juki"):
+        tight = handoff.publish_conbini(con, memory_target(), day("2026-04-02"), None, True, "t")
+    assert "needed more than 64KB" in caplog.text
+    assert (tight["sha256"], tight["rows"], tight["excluded"]) == (roomy["sha256"], roomy["rows"], roomy["excluded"])
+    assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == limit

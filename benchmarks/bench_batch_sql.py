@@ -8,6 +8,10 @@ the day before, code changes) then runs through the state rules and the apply qu
 
     .venv/bin/python benchmarks/bench_batch_sql.py [--residents 600000] [--factor 5] [--repeat 3] [--index-trial]
 
+`--bench-stores 607000 3000000` runs the same queries, through the tasks' own functions, on copies of the stores
+`make bench` built for those sizes (data/bench/base<N>k.pristine) with the first 1,311 rows of each city's
+end-of-March file (a generated city's day grows with the city: 6,542 rows at 3,000,000), rolled back.
+
 `--index-trial` also measures the road not taken (docs/decisions.md): ART indexes on the key columns, looked up
 with the batch's keys as a literal IN list (the only form DuckDB answers from an index), on copies of both registers.
 """
@@ -192,12 +196,68 @@ def index_trial(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, float]
     return out
 
 
+def store_timings(store: Path, day: Path, lines: int, repeat: int) -> dict[str, tuple[float, float]]:
+    """Best of `repeat` (wall, CPU) seconds of each batch query on a copy of a bench store, the apply rolled back."""
+    from tasks.apply import code_history, state_violations, stored_events, with_person_keys
+    from tasks.heads import register_heads
+    from tasks.read import read_change_file
+
+    text = day.read_bytes().split(b"\n")
+    rows = read_change_file(day.name, b"\n".join(text[:lines + 1]) + b"\n", day.name.split("_")[0]).rows
+    copy = DATA / "store-copy.duckdb"
+    shutil.copyfile(store, copy)
+    con = duckdb.connect(str(copy))
+    best: dict[str, tuple[float, float]] = {}
+
+    def keep(name: str, started: float, cpu: float) -> None:
+        was = best.get(name, (1e9, 1e9))
+        best[name] = (min(was[0], time.perf_counter() - started), min(was[1], time.process_time() - cpu))
+
+    def timed(name: str, call):
+        for _ in range(repeat):
+            started, cpu = time.perf_counter(), time.process_time()
+            result = call()
+            keep(name, started, cpu)
+        return result
+
+    timed("state_rules", lambda: state_violations(con, rows))
+    persons = with_person_keys(rows, timed("resident_codes", lambda: code_history(con, rows)))
+    timed("head_intervals", lambda: register_heads(con, persons))
+    stored = timed("touched_events", lambda: stored_events(con, persons))
+    con.register("touched", pl.DataFrame({"resident_code": sorted(stored)}, schema={"resident_code": pl.String}))
+    for _ in range(repeat):
+        con.execute("begin transaction")
+        con.execute("create temp table new_versions as select * exclude (recorded_from, recorded_to) from "
+                    "resident_version where recorded_to is null and resident_code in (select resident_code from touched)")
+        started, cpu = time.perf_counter(), time.process_time()
+        rebuild_versions(con, dt.datetime(2026, 3, 30, 12))
+        keep("rebuild_touched", started, cpu)
+        con.execute("rollback")
+    con.close()
+    copy.unlink()
+    return best
+
+
+def side_by_side(sizes: tuple[int, int], results: list, note: str) -> None:
+    """Both sizes' wall and CPU seconds per query, their ratios, and the load average of each."""
+    (small, load_small), (large, load_large) = results
+    print(f"{'query':<16} {sizes[0]:>10,} {sizes[1]:>10,}  ratio   {'CPU s':>7} {'CPU s':>7}  ratio   ({note})")
+    for name in small:
+        (ws, cs), (wl, cl) = small[name], large[name]
+        print(f"{name:<16} {ws:>10.3f} {wl:>10.3f}  {wl / ws:5.2f}   {cs:>7.3f} {cl:>7.3f}  {cl / cs:5.2f}")
+    ws, wl = (sum(w for w, _ in r.values()) for r in (small, large))
+    cs, cl = (sum(c for _, c in r.values()) for r in (small, large))
+    print(f"{'all':<16} {ws:>10.3f} {wl:>10.3f}  {wl / ws:5.2f}   {cs:>7.3f} {cl:>7.3f}  {cl / cs:5.2f}")
+    print(f"load average     {load_small:>10.2f} {load_large:>10.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=600_000)
     parser.add_argument("--factor", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--index-trial", action="store_true")
+    parser.add_argument("--bench-stores", type=int, nargs=2, metavar="RESIDENTS")
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     sizes = (args.residents, args.residents * args.factor)
@@ -207,16 +267,17 @@ def main() -> None:
         path = DATA / f"register-{size}-v2.duckdb"
         build(path, size, recent_day(rows))
         results.append((timings(path, rows, args.repeat), os.getloadavg()[0]))
-    (small, load_small), (large, load_large) = results
-    print(f"{'query':<16} {sizes[0]:>10,} {sizes[1]:>10,}  ratio   {'CPU s':>7} {'CPU s':>7}  ratio"
-          f"   (best of {args.repeat}, one {BATCH}-row batch)")
-    for name in small:
-        (ws, cs), (wl, cl) = small[name], large[name]
-        print(f"{name:<16} {ws:>10.3f} {wl:>10.3f}  {wl / ws:5.2f}   {cs:>7.3f} {cl:>7.3f}  {cl / cs:5.2f}")
-    ws, wl = (sum(w for w, _ in r.values()) for r in (small, large))
-    cs, cl = (sum(c for _, c in r.values()) for r in (small, large))
-    print(f"{'all':<16} {ws:>10.3f} {wl:>10.3f}  {wl / ws:5.2f}   {cs:>7.3f} {cl:>7.3f}  {cl / cs:5.2f}")
-    print(f"load average     {load_small:>10.2f} {load_large:>10.2f}")
+    side_by_side(sizes, results, f"best of {args.repeat}, one {BATCH}-row batch")
+    if args.bench_stores:
+        bench = ROOT / "data" / "bench"
+        stored = []
+        for size in args.bench_stores:
+            day = next((bench / f"city{size // 1000}k").glob("*_20260330.csv"))
+            stored.append((store_timings(bench / f"base{size // 1000}k.pristine" / "registry.duckdb", day, 1311,
+                                         args.repeat), os.getloadavg()[0]))
+        print()
+        side_by_side(tuple(args.bench_stores), stored,
+                     f"bench stores, the day's first 1,311 rows, best of {args.repeat}")
     if args.index_trial:
         trials = [(index_trial(DATA / f"register-{size}-v2.duckdb", rows, args.repeat), os.getloadavg()[0])
                   for size in sizes]

@@ -153,16 +153,17 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     rows = with_person_keys(rows, codes)
     issued_here = set(rows.filter(pl.col("event_type") == "RESIDENT_CODE_CHANGE")["new_resident_code"]
                       .drop_nulls().to_list())
-    first_line = dict(rows.group_by("sent_code").agg(pl.col("line").min()).iter_rows())
+    # looked up only for the codes a change issues (_code_change_problem): not a dict of every code of a BASELINE
+    first_line = dict(rows.filter(pl.col("sent_code").is_in(list(issued_here)))
+                      .group_by("sent_code").agg(pl.col("line").min()).iter_rows())
     person_of = dict(codes.person)  # grows with the file's accepted changes
     person_at: dict[int, str] = {}  # accepted line -> person key
     if skipped:
         rows = rows.filter(~pl.col("line").is_in(list(skipped)))
     result = Judgement(refusals={line: list(reasons) for line, reasons in prior.items()},
                        skipped_lines=sorted(skipped))
-    counts = rows.group_by("resident_code").len()
-    single = set(counts.filter(pl.col("len") == 1)["resident_code"].to_list())
-    is_fast = (pl.col("resident_code").is_in(list(single - stored.keys() - issued_here))
+    # (one row of a person the register does not know) in polars, not as Python sets of a BASELINE's codes
+    is_fast = ((pl.len().over("resident_code") == 1) & ~pl.col("resident_code").is_in(list(stored.keys() | issued_here))
                & pl.col("event_type").is_in(ADDING) & ~pl.col("line").is_in(list(prior))
                # a status with a start date is judged by the history replay (RESIDENCE_STATUS_NOT_IN_FORCE)
                & ~pl.col("residence_status").fill_null("").is_in(list(residence_status_starts())))
@@ -231,7 +232,9 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
         frames.append(_first_versions(fast))
         result.accepted_lines.extend(fast["line"].to_list())
     result.new_versions = pl.concat([f.select(VERSION_SCHEMA.keys()) for f in frames])
-    result.touched = sorted(changed | set(fast["resident_code"].to_list()))
+    # sorted in polars (byte order of UTF-8 is Python's code-point order)
+    result.touched = pl.concat([pl.Series(sorted(changed), dtype=pl.String), fast["resident_code"]]
+                               ).unique().sort().to_list()
     result.accepted_lines.sort()
     return result
 

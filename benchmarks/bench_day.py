@@ -143,6 +143,7 @@ def child_base(store: Path, files: list[str]) -> None:
     con.close()
 
 
+STEP_MARKS = "JUKI_BENCH_STEP_MARKS"
 CPU: dict[str, float] = {}  # CPU seconds of this process (every thread) per step: on a shared machine the
 # wall clock of a step is mostly waiting for a core, its CPU time is what the step costs
 
@@ -150,6 +151,8 @@ CPU: dict[str, float] = {}  # CPU seconds of this process (every thread) per ste
 def _timing(seconds: dict, label: str, fn):
     def run(*args, **kwargs):
         started, cpu = time.perf_counter(), time.process_time()
+        if os.environ.get(STEP_MARKS):  # the capacity mode names the step a process was stopped in
+            print(f"step {label}", file=sys.stderr, flush=True)
         try:
             return fn(*args, **kwargs)
         finally:
@@ -422,11 +425,19 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--skip-warm-gx", action="store_true", help="no runs with GX on a warm Dask worker")
+    parser.add_argument("--capacity", action="store_true",
+                        help="generate, BASELINE and three days of a city (6,000,000 residents unless --residents "
+                             "is given), each its own process, against 8 GiB (benchmarks/bench_capacity.py)")
     parser.add_argument("--child", choices=("base", "day"), help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.capacity:
+        import bench_capacity
+
+        given = "--residents" in sys.argv
+        return bench_capacity.main(["--residents", str(args.residents if given else 6_000_000)])
     if args.child == "base":
         return child_base(Path(args.store), args.files)
     if args.child == "day":

@@ -3,7 +3,8 @@
 No step holds the register as Python objects or as one Parquet blob: DuckDB hands over record batches,
 the Parquet writer fills row groups of ROW_GROUP_ROWS (as `handoff.parquet_bytes` did, so the bytes are
 the same as before), and every byte it writes is hashed and encrypted (AES-256-GCM, streamed: the same
-nonce ‖ ciphertext ‖ tag layout as `handoff.encrypt`) straight into the target's temporary file.
+nonce ‖ ciphertext ‖ tag layout as `handoff.encrypt`) straight into the target's temporary file. One row
+group's Arrow columns are held (pyarrow writes a row group in one call, and only one call gives those bytes).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,11 +48,9 @@ def monitored(args: list[str], kill_above: float, env: dict | None = None) -> di
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **KEYS, STEP_MARKS: "1", **(env or {})})
     peak, killed = 0, False
-    out: list[str] = []
-    import threading
-
-    readers = [threading.Thread(target=lambda s=s: out.append(s.read()), daemon=True)
-               for s in (proc.stdout, proc.stderr)]
+    out: dict[str, str] = {}
+    readers = [threading.Thread(target=lambda n=n, s=s: out.__setitem__(n, s.read()), daemon=True)
+               for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr))]
     for r in readers:
         r.start()
     while proc.poll() is None:
@@ -66,7 +65,7 @@ def monitored(args: list[str], kill_above: float, env: dict | None = None) -> di
     for r in readers:
         r.join(5)
     return {"wall": wall, "peak": peak, "killed": killed, "rc": proc.returncode, "load": os.getloadavg()[0],
-            "stdout": out[0] if out else "", "stderr": out[1] if len(out) > 1 else ""}
+            "stdout": out.get("stdout", ""), "stderr": out.get("stderr", "")}
 
 
 def cpu_of_children() -> float:

@@ -454,3 +454,25 @@ def test_without_the_cluster_it_validates_here(monkeypatch, caplog):
     rows = frame([valid_row("DEATH", event_id="bad id")])
     assert row_violations(rows, BUSINESS_DATE).rows() == [(2, "EVENT_ID_FORMAT", "event_id")]
     assert "validating in this process" in caplog.text
+
+
+def test_the_file_handed_to_gx_is_let_go_after_the_suite(monkeypatch):
+    """GX keeps its newest context, and a batch's objects are a cycle: the file's pandas frame must not outlive the
+    validation (at a 607,000-row BASELINE it was 0.3 GiB held through apply)."""
+    import weakref
+
+    import schemas.expectations as expectations
+
+    handed = []
+    as_pandas = expectations.as_pandas
+
+    def kept(rows):
+        frame = as_pandas(rows)
+        handed.append(weakref.ref(frame))
+        return frame
+
+    monkeypatch.setattr(expectations, "as_pandas", kept)
+    monkeypatch.delenv("JUKI_GX_DASK_ADDRESS", raising=False)
+    violations = row_violations(frame([valid_row("BASELINE"), valid_row("BASELINE", sex="9")]), BUSINESS_DATE)
+    assert violations["rule_id"].to_list() == ["SEX_CODE_INVALID"]
+    assert handed and all(ref() is None for ref in handed)

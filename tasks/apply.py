@@ -377,11 +377,13 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
         raise FileRefused(change_file.name, "FILE_TOO_MANY_REFUSED",
                           f"{quarantined} of {rows_read} rows refused, more than "
                           f"{max_refused_share:.0%} ({top})")
-    persons = pl.DataFrame({"line": list(judgement.persons), "person": list(judgement.persons.values())},
-                           schema={"line": pl.Int64, "person": pl.String})
-    accepted = typed(change_file.rows).filter(pl.col("line").is_in(judgement.accepted_lines)).join(
-        persons, on="line", how="left", maintain_order="left").with_columns(
-        resident_code=pl.coalesce("person", "resident_code")).select(  # stored under the person key
+    accepted = typed(change_file.rows.filter(pl.col("line").is_in(judgement.accepted_lines)))
+    if judgement.persons:  # stored under the person key (a BASELINE names none: no join copying every row)
+        persons = pl.DataFrame({"line": list(judgement.persons), "person": list(judgement.persons.values())},
+                               schema={"line": pl.Int64, "person": pl.String})
+        accepted = accepted.join(persons, on="line", how="left", maintain_order="left").with_columns(
+            resident_code=pl.coalesce("person", "resident_code"))
+    accepted = accepted.select(
         *COLUMNS,
         business_date=pl.lit(change_file.business_date),
         delivery_no=pl.lit(delivery.delivery_no, pl.Int64),

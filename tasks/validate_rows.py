@@ -157,10 +157,15 @@ def judged_here(frame: pl.DataFrame, business_date: datetime.date) -> pl.DataFra
 
 def without_unused(frame: pl.DataFrame) -> pl.DataFrame:
     """The rows with every value their event type does not use set to null (ignored, never stored)."""
+    not_using = {column: [e.code for e in EVENT_TYPES.values() if column not in e.uses] for column in COLUMNS}
+    not_using = {column: codes for column, codes in not_using.items() if codes}
+    # only a column holding such a value is rewritten: the others stay the same buffers (a BASELINE has few)
+    holds = frame.select((pl.col("event_type").is_in(codes) & pl.col(column).is_not_null()).any().alias(column)
+                         for column, codes in not_using.items()).row(0, named=True) if frame.height else {}
     return frame.with_columns(
-        pl.when(pl.col("event_type").is_in([e.code for e in EVENT_TYPES.values() if column not in e.uses]))
-        .then(pl.lit(None, dtype=pl.String)).otherwise(pl.col(column)).alias(column)
-        for column in COLUMNS if any(column not in e.uses for e in EVENT_TYPES.values()))
+        pl.when(pl.col("event_type").is_in(codes)).then(pl.lit(None, dtype=pl.String)).otherwise(pl.col(column))
+        .alias(column)
+        for column, codes in not_using.items() if holds.get(column) or frame.schema[column] != pl.String)
 
 
 def unused_columns(frame: pl.DataFrame) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from schemas.change_file import ADDING, COLUMNS, DATE_COLUMNS, RECORD_COLUMNS, RULES, residence_status_starts
 from tasks.audit import adjust_register_digest
@@ -377,21 +378,6 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
         raise FileRefused(change_file.name, "FILE_TOO_MANY_REFUSED",
                           f"{quarantined} of {rows_read} rows refused, more than "
                           f"{max_refused_share:.0%} ({top})")
-    accepted = typed(change_file.rows.filter(pl.col("line").is_in(judgement.accepted_lines)))
-    if judgement.persons:  # stored under the person key (a BASELINE names none: no join copying every row)
-        persons = pl.DataFrame({"line": list(judgement.persons), "person": list(judgement.persons.values())},
-                               schema={"line": pl.Int64, "person": pl.String})
-        accepted = accepted.join(persons, on="line", how="left", maintain_order="left").with_columns(
-            resident_code=pl.coalesce("person", "resident_code"))
-    accepted = accepted.select(
-        *COLUMNS,
-        business_date=pl.lit(change_file.business_date),
-        delivery_no=pl.lit(delivery.delivery_no, pl.Int64),
-        file_sha256=pl.lit(delivery.file_sha256),
-        line=pl.col("line"),
-        run_id=pl.lit(delivery.run_id),
-        recorded_at=pl.lit(delivery.recorded_at),
-    )
     quarantine = quarantine_frame(change_file, judgement.refusals).with_columns(
         delivery_no=pl.lit(delivery.delivery_no, pl.Int64), file_name=pl.lit(delivery.file_name),
         file_sha256=pl.lit(delivery.file_sha256), run_id=pl.lit(delivery.run_id),
@@ -400,12 +386,16 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
                             "cancel_id": list(judgement.cancellations.values())},
                            schema={"target_id": pl.String, "cancel_id": pl.String})
     touched = pl.DataFrame({"resident_code": judgement.touched}, schema={"resident_code": pl.String})
-    counts = {"rows_read": rows_read, "rows_applied": accepted.height,
+    lines = pl.Series("line", judgement.accepted_lines, dtype=pl.Int64)
+    taken = change_file.rows.select(pl.col("line").is_in(lines).alias("accepted"), "event_type").filter("accepted")
+    counts = {"rows_read": rows_read, "rows_applied": taken.height,
               "rows_quarantined": quarantined, "rows_skipped": len(judgement.skipped_lines)}
-    has_baseline = bool(accepted.filter(pl.col("event_type") == "BASELINE").height)
+    has_baseline = bool(taken.filter(pl.col("event_type") == "BASELINE").height)
+    accepted = accepted_events(change_file, judgement, delivery, lines)
     con.execute("begin transaction")
     try:
-        for name, frame in (("accepted", accepted), ("quarantined", quarantine), ("cancels", cancels),
+        con.register("accepted", accepted)
+        for name, frame in (("quarantined", quarantine), ("cancels", cancels),
                             ("touched", touched), ("new_versions", judgement.new_versions)):
             con.register(name, as_arrow(frame))
         record_file(con, change_file.name, delivery, change_file.business_date, change_file.encoding,
@@ -425,6 +415,44 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
         for name in ("accepted", "quarantined", "cancels", "touched", "new_versions"):
             con.unregister(name)
     return counts
+
+
+# The accepted events go to DuckDB in slices of this many file rows: a BASELINE's are never one more whole frame.
+ACCEPTED_SLICE_ROWS = 100_000
+
+
+def _accepted(rows: pl.DataFrame, judgement: Judgement, delivery: Delivery, business_date: dt.date,
+              lines: pl.Series) -> pl.DataFrame:
+    """The event rows of these file rows that were accepted, typed, with the delivery's ledger columns."""
+    accepted = typed(rows.filter(pl.col("line").is_in(lines)))
+    if judgement.persons:  # stored under the person key (a BASELINE names none: no join copying every row)
+        persons = pl.DataFrame({"line": list(judgement.persons), "person": list(judgement.persons.values())},
+                               schema={"line": pl.Int64, "person": pl.String})
+        accepted = accepted.join(persons, on="line", how="left", maintain_order="left").with_columns(
+            resident_code=pl.coalesce("person", "resident_code"))
+    return accepted.select(
+        *COLUMNS,
+        business_date=pl.lit(business_date),
+        delivery_no=pl.lit(delivery.delivery_no, pl.Int64),
+        file_sha256=pl.lit(delivery.file_sha256),
+        line=pl.col("line"),
+        run_id=pl.lit(delivery.run_id),
+        recorded_at=pl.lit(delivery.recorded_at),
+    )
+
+
+def accepted_events(change_file: ChangeFile, judgement: Judgement, delivery: Delivery,
+                    lines: pl.Series) -> pa.RecordBatchReader:
+    """The accepted events in file order as Arrow batches, built one slice of the file at a time as DuckDB reads."""
+    rows, day = change_file.rows, change_file.business_date
+
+    def batches():
+        for offset in range(0, rows.height, ACCEPTED_SLICE_ROWS):
+            yield from as_arrow(_accepted(rows.slice(offset, ACCEPTED_SLICE_ROWS), judgement, delivery, day,
+                                          lines)).to_batches()
+
+    schema = as_arrow(_accepted(rows.head(0), judgement, delivery, day, lines)).schema
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def rebuild_versions(con: duckdb.DuckDBPyConnection, recorded_at: dt.datetime) -> None:

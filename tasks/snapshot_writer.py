@@ -94,57 +94,101 @@ def _typed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([batch.column(f.name).cast(f.type) for f in schema], schema=schema)
 
 
-def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink) -> int:
-    """Stream record batches into Parquet with handoff.parquet_bytes' options and row groups; the row count."""
+class MoreThanARowGroup(Exception):
+    """The rows to sort are more than one row group (or not by a column of the file): the query sorts them (DuckDB)."""
+
+
+def _keep(pending: list[list[pa.Array]], batch: pa.RecordBatch) -> None:
+    for pieces, column in zip(pending, batch.columns):
+        pieces.append(pa.concat_arrays([column], memory_pool=POOL))  # a copy: the batch's buffers go back to DuckDB
+
+
+def _joined(pending: list[list[pa.Array]], schema: pa.Schema, order: pa.Array | None = None) -> pa.Table:
+    """The pieces as one contiguous table (in `order` when given), each column joined and its pieces let go in turn."""
+    columns = []
+    for pieces in pending:
+        column = pa.concat_arrays(pieces, memory_pool=POOL)
+        pieces.clear()
+        columns.append(column if order is None else pc.take(column, order, memory_pool=POOL))
+        column = None
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink, sort_by: str | None = None) -> int:
+    """Stream record batches into Parquet with handoff.parquet_bytes' options and row groups; the row count.
+
+    `sort_by`: the batches come in any order and are sorted by that column here, byte by byte as DuckDB's
+    `order by` sorts text (the column's values are distinct); MoreThanARowGroup, before a byte is written, when
+    they are more than one row group."""
     schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
-    rows, pending_rows = 0, 0
     # a row group is written by one write_table call on contiguous columns (so its pages come out as from
     # handoff.parquet_bytes); until then each column's pieces are kept as copies of their own, so DuckDB frees
     # every batch it handed over, and each column is joined and let go in turn (the row group is held once)
     pending: list[list[pa.Array]] = [[] for _ in schema]
+    if sort_by is not None:
+        rows = 0
+        for batch in reader:
+            rows += batch.num_rows
+            if rows > ROW_GROUP_ROWS:
+                raise MoreThanARowGroup(f"more than {ROW_GROUP_ROWS} rows")
+            _keep(pending, _typed(batch, schema))
+            batch = None
+        with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
+            if rows:
+                key = pa.concat_arrays(pending[schema.get_field_index(sort_by)], memory_pool=POOL)
+                order = pc.sort_indices(key, memory_pool=POOL)
+                key = None
+                writer.write_table(_joined(pending, schema, order), row_group_size=ROW_GROUP_ROWS)
+        return rows
+    rows, pending_rows = 0, 0
     with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
-        def flush() -> None:
-            if pending_rows:
-                columns = []
-                for pieces in pending:
-                    columns.append(pa.concat_arrays(pieces, memory_pool=POOL))
-                    pieces.clear()
-                writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
-
         for batch in reader:
             batch = _typed(batch, schema)
             take = None
             while batch.num_rows:
                 take = batch.slice(0, ROW_GROUP_ROWS - pending_rows)
-                for pieces, column in zip(pending, take.columns):
-                    pieces.append(pa.concat_arrays([column], memory_pool=POOL))  # a copy: the batch's buffers go back to DuckDB
+                _keep(pending, take)
                 pending_rows += take.num_rows
                 rows += take.num_rows
                 batch = batch.slice(take.num_rows)
                 if pending_rows == ROW_GROUP_ROWS:
-                    flush()
+                    writer.write_table(_joined(pending, schema), row_group_size=ROW_GROUP_ROWS)
                     pending_rows = 0
             batch = take = None  # an empty slice still holds the batch's buffers
-        flush()
+        if pending_rows:
+            writer.write_table(_joined(pending, schema), row_group_size=ROW_GROUP_ROWS)
     return rows
 
 
 def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, types: dict[str, pa.DataType],
                    out: BinaryIO, key: bytes | None, exclude: tuple[str, ...] = (),
-                   memory: str | None = None) -> Written:
-    """Run the query and stream its rows as Parquet into `out`, encrypted when `key` is given; the rows with an
-    `excluded_reason` are counted by it (every reason in `exclude` listed) and left out. `memory`: DuckDB's
-    memory_limit meanwhile (duckdb.OutOfMemoryException when the query cannot keep to it)."""
+                   memory: str | None = None, order_by: str = "resident_code") -> Written:
+    """Run the query and stream its rows, sorted by `order_by`, as Parquet into `out`, encrypted when `key` is given;
+    the rows with an `excluded_reason` are counted by it (every reason in `exclude` listed) and left out. `memory`:
+    DuckDB's memory_limit meanwhile (duckdb.OutOfMemoryException when the query cannot keep to it)."""
     sealed = _Sealed(out, key)
     define_household_heads(con)  # conbini.sql reads the head of each household from it
-    excluded = dict.fromkeys(exclude, 0)
-    with memory_limit(con, memory) if memory else contextlib.nullcontext():
-        reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
+    excluded: dict[str, int] = {}
+
+    def written(sql: str, sort_by: str | None) -> int:
+        excluded.clear()
+        excluded.update(dict.fromkeys(exclude, 0))
+        reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
         try:
-            rows = write_parquet(_kept(reader, excluded), types, sealed)
+            return write_parquet(_kept(reader, excluded), types, sealed, sort_by)
         finally:
             reader.close()  # a query stopped half-way would keep the connection busy
             del reader
+
+    with memory_limit(con, memory) if memory else contextlib.nullcontext():
+        try:
+            # one row group (up to 1,000,000 residents) is held anyway: sorted here, DuckDB keeps no sort (it
+            # took 0.3-0.7 GiB, or spilled under a limit at 0.4-0.5 CPU s)
+            if order_by not in types:
+                raise MoreThanARowGroup(f"{order_by} is not a column of the file")
+            rows = written(query, order_by)
+        except MoreThanARowGroup:
+            rows = written(f"select * from (\n{query}\n) order by {order_by}", None)
     sealed.finish()
     return Written(rows, sealed.plain.hexdigest(), sealed.blob.hexdigest(), excluded)
 
@@ -196,8 +240,9 @@ def _kept(reader: pa.RecordBatchReader, excluded: dict[str, int]):
 
 
 def conbini_query(fields: tuple[str, ...], exclude: tuple[str, ...], towns: dict[str, str], prefix: str) -> tuple[str, dict]:
-    """The snapshot's rows in SQL (what handoff.conbini_frame computes in polars), the residents left out among them
-    with their reason in excluded_reason (write_snapshot counts and drops them)."""
+    """The snapshot's rows in SQL (what handoff.conbini_frame computes in polars), in no order (write_snapshot sorts
+    them by resident_code), the residents left out among them with their reason in excluded_reason (write_snapshot
+    counts and drops them)."""
     reason = ("case " + " ".join(f"when {name} then '{name}'" for name in exclude) + " end") if exclude else "null"
     base = (SQL / "conbini.sql").read_text(encoding="utf-8")
     columns = ", ".join(f'"{f}"' for f in fields)
@@ -214,6 +259,5 @@ def conbini_query(fields: tuple[str, ...], exclude: tuple[str, ...], towns: dict
             "    from residents as r\n"
             "    left join (select unnest($town_codes) as town_code, unnest($town_names) as town_name) as t\n"
             "           on t.town_code = r.town_code\n"
-            ")\n"
-            "order by resident_code")
+            ")")
     return rows, {"prefix": prefix, "town_codes": list(towns), "town_names": list(towns.values())}

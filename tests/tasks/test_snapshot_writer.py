@@ -87,3 +87,32 @@ def test_a_snapshot_that_does_not_fit_the_memory_limit_is_written_again_without_
     assert "needed more than 64KB" in caplog.text
     assert (tight["sha256"], tight["rows"], tight["excluded"]) == (roomy["sha256"], roomy["rows"], roomy["excluded"])
     assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == limit
+
+
+def test_rows_in_any_order_are_sorted_as_duckdb_sorts_them_and_more_than_a_row_group_writes_nothing(monkeypatch):
+    """Text sorted byte by byte (digits, kana, ASCII), in pieces of any size: the bytes of one sorted write_table."""
+    import random
+
+    import pyarrow.parquet as pq
+
+    codes = [f"{n:010d}" for n in range(40)] + ["ｱ", "あ", "B", "a", "Ｚ", "z0"]
+    random.Random(7).shuffle(codes)
+    shuffled = pa.table({"code": codes, "n": list(range(len(codes)))})
+    types = {"code": pa.string(), "n": pa.int64()}
+    expected = io.BytesIO()
+    pq.write_table(shuffled.sort_by("code"), expected, row_group_size=snapshot_writer.ROW_GROUP_ROWS,
+                   **snapshot_writer.PARQUET_OPTIONS)
+    import duckdb
+
+    in_duckdb = duckdb.connect().execute("select code from shuffled order by code").fetchall()
+    assert [c for (c,) in in_duckdb] == shuffled.sort_by("code")["code"].to_pylist()  # the same order
+    out = io.BytesIO()
+    reader = pa.RecordBatchReader.from_batches(shuffled.schema, shuffled.to_batches(7))
+    assert snapshot_writer.write_parquet(reader, types, out, sort_by="code") == len(codes)
+    assert out.getvalue() == expected.getvalue()
+    monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 10)
+    untouched = io.BytesIO()
+    with pytest.raises(snapshot_writer.MoreThanARowGroup):
+        snapshot_writer.write_parquet(pa.RecordBatchReader.from_batches(shuffled.schema, shuffled.to_batches(7)),
+                                      types, untouched, sort_by="code")
+    assert untouched.getvalue() == b""

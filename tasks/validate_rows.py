@@ -13,6 +13,7 @@ import datetime
 import gc
 import logging
 import os
+import threading
 import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,9 @@ GX_ADDRESS_VARIABLE = "JUKI_GX_DASK_ADDRESS"
 GX_CONNECT_SECONDS = 10
 VIOLATION_SCHEMA = {"line": pl.Int64, "rule_id": pl.String, "column": pl.String}
 WARNING_SCHEMA = {"line": pl.Int64, "column": pl.String}
+# GX is not thread-safe: its suite-parameter parser (pyparsing) and its "newest context" are process-wide, and two
+# cities validating at once in the many-cities flow's threads failed inside GX. One validation at a time per process.
+_GX_LOCK = threading.Lock()
 
 
 def _prepared(frame: pl.DataFrame) -> pl.DataFrame:
@@ -131,7 +135,8 @@ def row_violations(frame: pl.DataFrame, business_date: datetime.date) -> pl.Data
 
 def _results(frame: pl.DataFrame, business_date: datetime.date) -> list:
     """The suite's results alone; the rest of the run is freed now, not at the next full collection."""
-    results = validation_result(frame, business_date).results
+    with _GX_LOCK:
+        results = validation_result(frame, business_date).results
     # the batch's objects are a reference cycle holding the pandas copy of the file (~0.3 GiB at a 607,000-row
     # BASELINE, then held through apply): the young generations' collection frees it in ~20 ms
     gc.collect(1)

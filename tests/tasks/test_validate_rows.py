@@ -476,3 +476,35 @@ def test_the_file_handed_to_gx_is_let_go_after_the_suite(monkeypatch):
     violations = row_violations(frame([valid_row("BASELINE"), valid_row("BASELINE", sex="9")]), BUSINESS_DATE)
     assert violations["rule_id"].to_list() == ["SEX_CODE_INVALID"]
     assert handed and all(ref() is None for ref in handed)
+
+
+def test_two_threads_never_validate_at_once(monkeypatch):
+    """GX is not thread-safe (the many-cities flow validates cities in threads): one validation at a time."""
+    import threading
+    import time
+
+    import tasks.validate_rows as validate_rows
+
+    active, most = [0], [0]
+    real = validate_rows.validation_result
+
+    def watched(rows, business_date):
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        time.sleep(0.2)  # long enough for the other thread to enter if nothing kept it out
+        try:
+            return real(rows, business_date)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(validate_rows, "validation_result", watched)
+    monkeypatch.delenv("JUKI_GX_DASK_ADDRESS", raising=False)
+    rows = frame([valid_row("BASELINE"), valid_row("BASELINE", sex="9")])
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(row_violations(rows, BUSINESS_DATE))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [v["rule_id"].to_list() for v in found] == [["SEX_CODE_INVALID"]] * 2
+    assert most[0] == 1

@@ -77,10 +77,10 @@ def run_stage(label: str, args: list[str], kill_above: float, target: float) -> 
     before = cpu_of_children()
     r = monitored(args, kill_above)
     r["cpu"] = cpu_of_children() - before
-    verdict = ("STOPPED above the kill limit" if r["killed"] else
+    verdict = (f"STOPPED above {kill_above / GiB:g} GiB, OVER" if r["killed"] else
                "within" if r["peak"] <= target else "OVER")
     say(f"  {label:<34} {r['wall']:8.1f} s wall {r['cpu']:8.1f} s CPU  peak {r['peak'] / GiB:5.2f} GiB "
-        f"({verdict} {target / GiB:.0f} GiB)  load {r['load']:.2f}")
+        f"({verdict} {target / GiB:g} GiB)  load {r['load']:.2f}")
     if r["killed"]:
         steps = [line[5:] for line in r["stderr"].splitlines() if line.startswith("step ")]
         say(f"    stopped in the step {steps[-1] if steps else '(before the first step)'}")

@@ -123,10 +123,13 @@ class Subscriber:
 
 # --- configuration ------------------------------------------------------------------------
 
+# libyaml's safe loader when PyYAML has it: the same documents, a tenth of the time (read three times a run)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 def load_subscribers(path: str | os.PathLike | None = None) -> dict[str, Subscriber]:
     """Every subscriber of schemas/subscribers.yaml (or of path), checked."""
     source = Path(path) if path else SUBSCRIBERS_YAML
-    document = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    document = yaml.load(source.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     entries = document.get("subscribers")
     if not isinstance(entries, dict) or not entries:
         raise HandoffError(f"{source.name} lists no subscribers under `subscribers:`")

@@ -114,6 +114,15 @@ def test_every_field_of_every_subscriber_says_why_it_leaves():
             assert why and "\n" not in why, f"{name}.{field_name} has no one-line reason"
 
 
+def test_the_fast_yaml_loader_reads_the_subscribers_as_the_python_one_does(monkeypatch):
+    """libyaml's loader, where PyYAML has it, gives the same subscribers as the pure-Python safe loader."""
+    import yaml
+
+    fast = load_subscribers()
+    monkeypatch.setattr(handoff, "SAFE_LOADER", yaml.SafeLoader)
+    assert load_subscribers() == fast
+
+
 def test_a_bad_subscriber_file_is_refused_clearly(tmp_path):
     """An unknown field or mode is a HandoffError naming the subscriber."""
     path = tmp_path / "subs.yaml"

@@ -84,6 +84,7 @@ def summary(settings: Settings, seconds: float) -> str:
     if by_rule:
         lines.append("quarantined rows by rule:")
         lines += [f"  {r['rule_id']:<34} {r['rows']:>6,}" for r in by_rule]
+    width = max((len(h["subscriber"]) for h in handoffs), default=0)  # subscriber names line up whatever their length
     lines += [f"residents at the end of {day}: {residents:,} in {households:,} households",
               "",
               f"store       {settings.store}",
@@ -91,7 +92,7 @@ def summary(settings: Settings, seconds: float) -> str:
               f"inbox       {settings.inbox}",
               f"statistics  {settings.stats}/{day}/   (population, households, movements: .parquet/.csv; "
               "pyramid.png)",
-              *[f"hand-off    {h['subscriber']:<13} {h['files']:>3} file(s), newest {h['file_name']} "
+              *[f"hand-off    {h['subscriber']:<{width}} {h['files']:>3} file(s), newest {h['file_name']} "
                 f"({h['rows']:,} rows, {h['encryption']}) in {h['target']}" for h in handoffs],
               f"took {seconds:.0f} s",
               "",

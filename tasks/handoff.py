@@ -68,7 +68,7 @@ KEY_BYTES = 32
 MODES = ("latest_snapshot", "change_feed")
 EXCLUSION_REASONS = ("support_measure", "planned_move_out")
 FEED_PREFIX = "changes-"
-EVENTS_KEPT = 50_000  # feed_events keeps a delivery's events for the next feeds up to this many rows
+EVENTS_KEPT = 50_000  # feed_events keeps deliveries' events for the next feeds up to this many rows in all
 FEED_NAME = re.compile(r"^changes-(?P<seq>\d{8})-(?P<date>\d{8})\.json$")
 
 _S, _D, _B = pa.string(), pa.date32(), pa.bool_()
@@ -732,7 +732,8 @@ def feed_events(con: duckdb.DuckDBPyConnection, delivery_no: int, resend: tuple[
     if seen is not None and key in seen:
         return seen[key]
     events = con.sql(_sql("feed_events.sql"), params={"delivery_no": delivery_no, "resend": list(resend)}).pl()
-    if seen is not None and events.height <= EVENTS_KEPT:
+    # the cap is over every delivery kept: a catch-up over many days' deliveries keeps no more than one large one
+    if seen is not None and events.height + sum(kept.height for kept in seen.values()) <= EVENTS_KEPT:
         seen[key] = events
     return events
 

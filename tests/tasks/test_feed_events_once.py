@@ -23,3 +23,15 @@ def test_the_feeds_of_one_publish_read_the_events_once_with_the_same_bytes(regis
     assert reads.count("feed_events.sql") == 1
     assert {n: h["sha256"] for n, h in headers.items()} == {n: hashlib.sha256(b).hexdigest() for n, b in alone.items()}
     assert all(h["rows"] > 0 for h in headers.values())
+
+
+def test_the_events_kept_for_the_next_feeds_are_capped_over_every_delivery(register, monkeypatch):
+    """A catch-up over many deliveries keeps no more events than the cap in all, not the cap per delivery."""
+    city(register)
+    con = register.con
+    seen: dict = {}
+    first = handoff.feed_events(con, 2, (), seen)
+    assert first.height and list(seen) == [(2, ())]
+    monkeypatch.setattr(handoff, "EVENTS_KEPT", first.height)  # room for this delivery's events only
+    again = handoff.feed_events(con, 2, ("no-such-event",), seen)  # another key: it would exceed the cap
+    assert again.height and list(seen) == [(2, ())]

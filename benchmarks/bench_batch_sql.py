@@ -137,6 +137,15 @@ def timings(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, tuple[floa
             con.sql(sql(file)).fetchall()
             keep(name, time.perf_counter() - started, time.process_time() - cpu)
         con.unregister("incoming")
+    con.register("cancels", rows.filter(pl.col("event_type") == "CANCEL")
+                 .select(target_id="cancels_event_id", cancel_id="event_id"))
+    for _ in range(repeat):
+        con.execute("begin transaction")
+        started, cpu = time.perf_counter(), time.process_time()
+        con.execute(sql("cancel_events.sql"))
+        keep("cancel_events", time.perf_counter() - started, time.process_time() - cpu)
+        con.execute("rollback")
+    con.unregister("cancels")
     touched = rows.select("resident_code").unique()
     con.register("touched", touched)
     for _ in range(repeat):
@@ -224,6 +233,14 @@ def store_timings(store: Path, day: Path, lines: int, repeat: int) -> dict[str, 
     persons = with_person_keys(rows, timed("resident_codes", lambda: code_history(con, rows)))
     timed("head_intervals", lambda: register_heads(con, persons))
     stored = timed("touched_events", lambda: stored_events(con, persons))
+    con.register("cancels", rows.filter(pl.col("event_type") == "CANCEL")
+                 .select(target_id="cancels_event_id", cancel_id="event_id"))
+    for _ in range(repeat):
+        con.execute("begin transaction")
+        started, cpu = time.perf_counter(), time.process_time()
+        con.execute(sql("cancel_events.sql"))
+        keep("cancel_events", started, cpu)
+        con.execute("rollback")
     con.register("touched", pl.DataFrame({"resident_code": sorted(stored)}, schema={"resident_code": pl.String}))
     for _ in range(repeat):
         con.execute("begin transaction")

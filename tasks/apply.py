@@ -402,8 +402,7 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
                     "applied", None, counts, has_baseline, unused_values, change_file.extra_columns)
         con.execute("insert into event by name select * from accepted")
         if cancels.height:
-            con.execute("update event set cancelled_by = c.cancel_id from cancels as c "
-                        "where event.event_id = c.target_id")
+            con.execute(sql("cancel_events.sql"))
         rebuild_versions(con, delivery.recorded_at)
         con.execute("insert into quarantine by name select * from quarantined")
         con.execute("commit")

@@ -7,6 +7,7 @@ the day before, code changes) then runs through the state rules and the apply qu
 (all threads of the process: other jobs share the cores) and the load average.
 
     .venv/bin/python benchmarks/bench_batch_sql.py [--residents 600000] [--factor 5] [--repeat 3] [--index-trial]
+        [--floor]
 
 `--bench-stores 607000 3000000` runs the same queries, through the tasks' own functions, on copies of the stores
 `make bench` built for those sizes (data/bench/base<N>k.pristine) with the first 1,311 rows of each city's
@@ -14,6 +15,10 @@ end-of-March file (a generated city's day grows with the city: 6,542 rows at 3,0
 
 `--index-trial` also measures the road not taken (docs/decisions.md): ART indexes on the key columns, looked up
 with the batch's keys as a literal IN list (the only form DuckDB answers from an index), on copies of both registers.
+
+`--floor` measures, on copies of both registers, what no lookup structure can go below: the batch's rows found by
+code and by an integer key (row ids only), fetched by their row ids once known, and the share of 2,048-row vectors
+that hold one of them.
 """
 
 from __future__ import annotations
@@ -205,6 +210,44 @@ def index_trial(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, float]
     return out
 
 
+def floor(path: Path, rows: pl.DataFrame, repeat: int) -> dict[str, float]:
+    """On a copy: CPU seconds of finding the batch's persons' rows by key and of fetching them by known row ids."""
+    copy = DATA / f"floor-{path.name}"
+    shutil.copyfile(path, copy)
+    con = duckdb.connect(str(copy))
+    con.register("incoming", rows.select("resident_code", person_no=pl.col("resident_code").cast(pl.Int64)))
+    for table in ("event", "resident_version"):  # an integer key beside each row, as a narrow table would hold it
+        con.execute(f"create table {table}_no as select cast(resident_code as bigint) as person_no from {table}")
+    con.execute("checkpoint")
+    for table, where in (("event", "true"), ("resident_version", "recorded_to is null")):
+        con.execute(f"create temp table {table}_rows as select rowid as r from {table} "
+                    f"where {where} and resident_code in (select resident_code from incoming)")
+    out: dict[str, float] = {}
+    for table in ("event", "resident_version"):
+        (hit, total), = con.sql(f"select (select count(distinct r // 2048) from {table}_rows), "
+                                f"(select (max(rowid) + 2048) // 2048 from {table})").fetchall()
+        out[f"{table}: vectors holding a batch row, %"] = 100 * hit / total
+        queries = {
+            "find by code (string), row ids only": f"select rowid from {table} "
+                                                  f"where resident_code in (select resident_code from incoming)",
+            "find by integer key, row ids only": f"select rowid from {table}_no "
+                                                 f"where person_no in (select person_no from incoming)",
+            "fetch every column by known row ids": f"select * from {table} where rowid in (select r from {table}_rows)",
+            "fetch resident_code by known row ids": f"select resident_code from {table} "
+                                                    f"where rowid in (select r from {table}_rows)",
+        }
+        for name, query in queries.items():
+            best = 1e9
+            for _ in range(repeat):
+                cpu = time.process_time()
+                con.sql(query).fetchall()
+                best = min(best, time.process_time() - cpu)
+            out[f"{table}: {name}"] = best
+    con.close()
+    copy.unlink()
+    return out
+
+
 def store_timings(store: Path, day: Path, lines: int, repeat: int) -> dict[str, tuple[float, float]]:
     """Best of `repeat` (wall, CPU) seconds of each batch query on a copy of a bench store, the apply rolled back."""
     from tasks.apply import code_history, state_violations, stored_events, with_person_keys
@@ -274,6 +317,7 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--index-trial", action="store_true")
+    parser.add_argument("--floor", action="store_true")
     parser.add_argument("--bench-stores", type=int, nargs=2, metavar="RESIDENTS")
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -295,6 +339,13 @@ def main() -> None:
         print()
         side_by_side(tuple(args.bench_stores), stored,
                      f"bench stores, the day's first 1,311 rows, best of {args.repeat}")
+    if args.floor:
+        floors = [(floor(DATA / f"register-{size}-v2.duckdb", rows, args.repeat), os.getloadavg()[0]) for size in sizes]
+        print(f"\n{'floor (CPU s)':<66} {sizes[0]:>10,} {sizes[1]:>10,}  ratio")
+        for name in floors[0][0]:
+            a, b = floors[0][0][name], floors[1][0][name]
+            print(f"{name:<66} {a:>10.3f} {b:>10.3f}  {b / a:5.2f}")
+        print(f"{'load average':<66} {floors[0][1]:>10.2f} {floors[1][1]:>10.2f}")
     if args.index_trial:
         trials = [(index_trial(DATA / f"register-{size}-v2.duckdb", rows, args.repeat), os.getloadavg()[0])
                   for size in sizes]

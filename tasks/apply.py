@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import polars as pl
@@ -147,11 +148,39 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     `skipped` lines were applied before with the same content and are not judged again; `codes` maps the
     住民票コード that changes issued to their person (every row is judged, and stored, under the person key).
     """
+    rows = judged_rows(change_file.rows, change_file.business_date, delivery_no, codes)
+    result, fast = judge_rows(rows, lambda slow: slow, prior, stored, heads, skipped, codes)
+    frames = [result.new_versions]
+    if fast.height:
+        frames.append(_first_versions(fast))
+        result.accepted_lines.extend(fast["line"].to_list())
+    result.new_versions = pl.concat([f.select(VERSION_SCHEMA.keys()) for f in frames])
+    # sorted in polars (byte order of UTF-8 is Python's code-point order)
+    result.touched = pl.concat([pl.Series(result.touched, dtype=pl.String), fast["resident_code"]]
+                               ).unique().sort().to_list()
+    result.accepted_lines.sort()
+    return result
+
+
+def judged_rows(rows: pl.DataFrame, business_date: dt.date, delivery_no: int,
+                codes: CodeHistory | None) -> pl.DataFrame:
+    """A file's rows as judge_rows takes them: typed, with the delivery's columns, under the person key."""
+    dates = [c for c in DATE_COLUMNS if c in rows.columns]  # a BASELINE taken in slices judges a few columns
+    rows = rows.with_columns(pl.col(c).str.strptime(pl.Date, "%Y-%m-%d", strict=False) for c in dates
+                             ).with_columns(business_date=pl.lit(business_date),
+                                            delivery_no=pl.lit(delivery_no, pl.Int64), sent_code=pl.col("resident_code"))
+    return with_person_keys(rows, codes or CodeHistory())
+
+
+def judge_rows(rows: pl.DataFrame, full: Callable[[pl.DataFrame], pl.DataFrame],
+               prior: dict[int, list[tuple[str, str | None]]], stored: dict[str, list[dict]],
+               heads: pl.DataFrame | None, skipped: tuple[int, ...], codes: CodeHistory | None
+               ) -> tuple[Judgement, pl.DataFrame]:
+    """judge_file's rule work on `rows` (judged_rows): the judgement of every row but the bulk, and the bulk rows
+    accepted (one adding row of a person the register does not know). `full(slow)` gives the other rows with
+    every column (`rows` may hold only the columns that split and the 世帯主 rule read); the judgement's
+    accepted_lines, touched and new_versions are the other rows' only."""
     codes = codes or CodeHistory()
-    rows = typed(change_file.rows).with_columns(
-        business_date=pl.lit(change_file.business_date), delivery_no=pl.lit(delivery_no, pl.Int64),
-        sent_code=pl.col("resident_code"))
-    rows = with_person_keys(rows, codes)
     issued_here = set(rows.filter(pl.col("event_type") == "RESIDENT_CODE_CHANGE")["new_resident_code"]
                       .drop_nulls().to_list())
     # looked up only for the codes a change issues (_code_change_problem): not a dict of every code of a BASELINE
@@ -169,7 +198,7 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
                # a status with a start date is judged by the history replay (RESIDENCE_STATUS_NOT_IN_FORCE)
                & ~pl.col("residence_status").fill_null("").is_in(list(residence_status_starts())))
     fast = rows.filter(is_fast)
-    slow = rows.filter(~is_fast)
+    slow = full(rows.filter(~is_fast))
 
     chains: dict[str, list[dict]] = {}
     states: dict[str, dict | None] = {}
@@ -227,17 +256,10 @@ def judge_file(change_file: ChangeFile, delivery_no: int, prior: dict[int, list[
     accepted = set(result.accepted_lines)
     changed = {person_at[line] for line in accepted if line in person_at}
     slow_versions = [v for code in sorted(changed) for v in versions(code, chains[code])]
-    frames = [pl.DataFrame(slow_versions, schema=VERSION_SCHEMA, orient="row")
-              if slow_versions else pl.DataFrame(schema=VERSION_SCHEMA)]
-    if fast.height:
-        frames.append(_first_versions(fast))
-        result.accepted_lines.extend(fast["line"].to_list())
-    result.new_versions = pl.concat([f.select(VERSION_SCHEMA.keys()) for f in frames])
-    # sorted in polars (byte order of UTF-8 is Python's code-point order)
-    result.touched = pl.concat([pl.Series(sorted(changed), dtype=pl.String), fast["resident_code"]]
-                               ).unique().sort().to_list()
-    result.accepted_lines.sort()
-    return result
+    result.new_versions = (pl.DataFrame(slow_versions, schema=VERSION_SCHEMA, orient="row")
+                           if slow_versions else pl.DataFrame(schema=VERSION_SCHEMA))
+    result.touched = sorted(changed)
+    return result, fast
 
 
 def _refuse_second_heads(result: Judgement, slow: pl.DataFrame, fast: pl.DataFrame, stored: dict[str, list[dict]],
@@ -368,35 +390,50 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
                delivery: Delivery, max_refused_share: float, unused_values: int = 0) -> dict:
     """Write the file's events, versions, quarantine and ledger row in ONE transaction; the file's counts."""
     rows_read = change_file.rows.height
-    quarantined = len(judgement.refusals)
-    if rows_read and quarantined / rows_read > max_refused_share:
-        by_rule: dict[str, int] = defaultdict(int)
-        for reasons in judgement.refusals.values():
-            for rule in {r for r, _ in reasons}:
-                by_rule[rule] += 1
-        top = ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items(), key=lambda x: (-x[1], x[0]))[:5])
-        raise FileRefused(change_file.name, "FILE_TOO_MANY_REFUSED",
-                          f"{quarantined} of {rows_read} rows refused, more than "
-                          f"{max_refused_share:.0%} ({top})")
-    quarantine = quarantine_frame(change_file, judgement.refusals).with_columns(
-        delivery_no=pl.lit(delivery.delivery_no, pl.Int64), file_name=pl.lit(delivery.file_name),
-        file_sha256=pl.lit(delivery.file_sha256), run_id=pl.lit(delivery.run_id),
-        recorded_at=pl.lit(delivery.recorded_at))
-    cancels = pl.DataFrame({"target_id": list(judgement.cancellations),
-                            "cancel_id": list(judgement.cancellations.values())},
-                           schema={"target_id": pl.String, "cancel_id": pl.String})
+    check_refused_share(change_file.name, rows_read, judgement.refusals, max_refused_share)
+    quarantine = quarantine_frame(change_file, judgement.refusals)
     touched = pl.DataFrame({"resident_code": judgement.touched}, schema={"resident_code": pl.String})
     lines = pl.Series("line", judgement.accepted_lines, dtype=pl.Int64)
     taken = change_file.rows.select(pl.col("line").is_in(lines).alias("accepted"), "event_type").filter("accepted")
     counts = {"rows_read": rows_read, "rows_applied": taken.height,
-              "rows_quarantined": quarantined, "rows_skipped": len(judgement.skipped_lines)}
+              "rows_quarantined": len(judgement.refusals), "rows_skipped": len(judgement.skipped_lines)}
     has_baseline = bool(taken.filter(pl.col("event_type") == "BASELINE").height)
     accepted = accepted_events(change_file, judgement, delivery, lines)
+    write_batch(con, change_file, delivery, counts, has_baseline, unused_values, accepted, quarantine,
+                judgement.cancellations, touched, as_arrow(judgement.new_versions))
+    return counts
+
+
+def check_refused_share(name: str, rows_read: int, refusals: dict[int, list[tuple[str, str | None]]],
+                        max_refused_share: float) -> None:
+    """FILE_TOO_MANY_REFUSED when more than the share of a file's rows is refused, naming the top rules."""
+    quarantined = len(refusals)
+    if rows_read and quarantined / rows_read > max_refused_share:
+        by_rule: dict[str, int] = defaultdict(int)
+        for reasons in refusals.values():
+            for rule in {r for r, _ in reasons}:
+                by_rule[rule] += 1
+        top = ", ".join(f"{r} {n}" for r, n in sorted(by_rule.items(), key=lambda x: (-x[1], x[0]))[:5])
+        raise FileRefused(name, "FILE_TOO_MANY_REFUSED",
+                          f"{quarantined} of {rows_read} rows refused, more than "
+                          f"{max_refused_share:.0%} ({top})")
+
+
+def write_batch(con: duckdb.DuckDBPyConnection, change_file, delivery: Delivery, counts: dict, has_baseline: bool,
+                unused_values: int, accepted: pa.RecordBatchReader, quarantine: pl.DataFrame,
+                cancellations: dict[str, str], touched: pl.DataFrame, new_versions) -> None:
+    """The ledger row, events, cancellations, versions and quarantine of one file in ONE transaction."""
+    quarantine = quarantine.with_columns(
+        delivery_no=pl.lit(delivery.delivery_no, pl.Int64), file_name=pl.lit(delivery.file_name),
+        file_sha256=pl.lit(delivery.file_sha256), run_id=pl.lit(delivery.run_id),
+        recorded_at=pl.lit(delivery.recorded_at))
+    cancels = pl.DataFrame({"target_id": list(cancellations), "cancel_id": list(cancellations.values())},
+                           schema={"target_id": pl.String, "cancel_id": pl.String})
     con.execute("begin transaction")
     try:
         con.register("accepted", accepted)
-        for name, frame in (("quarantined", quarantine), ("cancels", cancels),
-                            ("touched", touched), ("new_versions", judgement.new_versions)):
+        con.register("new_versions", new_versions)
+        for name, frame in (("quarantined", quarantine), ("cancels", cancels), ("touched", touched)):
             con.register(name, as_arrow(frame))
         record_file(con, change_file.name, delivery, change_file.business_date, change_file.encoding,
                     "applied", None, counts, has_baseline, unused_values, change_file.extra_columns)
@@ -413,7 +450,6 @@ def apply_file(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, judgemen
     finally:
         for name in ("accepted", "quarantined", "cancels", "touched", "new_versions"):
             con.unregister(name)
-    return counts
 
 
 # The accepted events go to DuckDB in slices of this many file rows: a BASELINE's are never one more whole frame.

@@ -16,6 +16,7 @@ from tasks.apply import (Delivery, already_applied, apply_file, code_history, ju
                          state_violations, stored_events, with_person_keys)
 from tasks.land import LandedFile, archive_file, check_regular_files, file_name, read_bytes
 from tasks.read import ChangeFile, FileRefused, business_date_of, private_use_lines, read_change_file
+from tasks.sliced import SlicedFile, apply_sliced, read_sliced, validate_sliced
 
 Reasons = dict[int, list[tuple[str, str | None]]]
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -86,8 +87,12 @@ def next_delivery(con: duckdb.DuckDBPyConnection, landed: LandedFile, run_id: st
     return Delivery(last + 1, landed.name, landed.sha256, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
 
 
-def read(landed: LandedFile, municipality_code: str, refuse_cut: bool = True) -> ChangeFile:
-    """Decode and parse the archived bytes (exactly what was kept, not what the inbox holds now)."""
+def read(landed: LandedFile, municipality_code: str, refuse_cut: bool = True) -> ChangeFile | SlicedFile:
+    """Decode and parse the archived bytes (exactly what was kept, not what the inbox holds now); a large
+    plain file (a city's BASELINE) is read in slices (tasks/sliced.py)."""
+    sliced = read_sliced(landed, municipality_code)
+    if sliced is not None:
+        return sliced
     return read_change_file(landed.name, read_bytes(landed.archive_uri), municipality_code, refuse_cut)
 
 
@@ -95,6 +100,8 @@ def validate(con: duckdb.DuckDBPyConnection, change_file: ChangeFile) -> Validat
     """Every refusal reason known before judging history: the GX row rules, then the SQL state rules."""
     from tasks.validate_rows import row_violations, unused_columns
 
+    if isinstance(change_file, SlicedFile):
+        return validate_sliced(con, change_file)
     reasons: Reasons = {}
     for line in change_file.field_count_errors:
         reasons.setdefault(line, []).append(("ROW_FIELD_COUNT", None))
@@ -143,6 +150,13 @@ def apply(con: duckdb.DuckDBPyConnection, change_file: ChangeFile, validation: V
 
     from tasks.heads import register_heads
 
+    if isinstance(change_file, SlicedFile):
+        skipped = validation.applied_before if run_follows(con, delivery.run_id, APPLIED_ROWS) else ()
+        counts = apply_sliced(con, change_file, {line: found for line, found in validation.reasons.items()
+                                                 if line not in skipped}, skipped, validation.unused_values,
+                              delivery, max_refused_share, run_follows(con, delivery.run_id, UNUSED_COLUMNS),
+                              run_follows(con, delivery.run_id, ONE_HEAD))
+        return FileOutcome(change_file.name, delivery.file_sha256, "applied", reason=None, **counts)
     if run_follows(con, delivery.run_id, UNUSED_COLUMNS):
         change_file = dataclasses.replace(change_file, rows=without_unused(change_file.rows))
     codes = code_history(con, change_file.rows)  # a code a 住民票コードの変更 issued names its person
@@ -211,6 +225,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, uri: str, archive: str, municipa
         validation = stages.validate(con, change_file)
         return _unless_refused(stages.apply(con, change_file, validation, delivery, max_refused_share))
     except FileRefused as refusal:
-        rows = change_file.rows.height if change_file is not None else 0
+        rows = (0 if change_file is None else change_file.keys.height if isinstance(change_file, SlicedFile)
+                else change_file.rows.height)
         return refuse(con, landed, delivery, refusal, rows, change_file.business_date if change_file else None)
 

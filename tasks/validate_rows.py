@@ -163,7 +163,8 @@ def judged_here(frame: pl.DataFrame, business_date: datetime.date) -> pl.DataFra
 def without_unused(frame: pl.DataFrame) -> pl.DataFrame:
     """The rows with every value their event type does not use set to null (ignored, never stored)."""
     not_using = {column: [e.code for e in EVENT_TYPES.values() if column not in e.uses] for column in COLUMNS}
-    not_using = {column: codes for column, codes in not_using.items() if codes}
+    # (a sliced file's key columns alone: tasks/sliced.py)
+    not_using = {column: codes for column, codes in not_using.items() if codes and column in frame.columns}
     # only a column holding such a value is rewritten: the others stay the same buffers (a BASELINE has few)
     holds = frame.select((pl.col("event_type").is_in(codes) & pl.col(column).is_not_null()).any().alias(column)
                          for column, codes in not_using.items()).row(0, named=True) if frame.height else {}

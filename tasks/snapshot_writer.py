@@ -10,6 +10,8 @@ group's Arrow columns are held (pyarrow writes a row group in one call, and only
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import datetime as dt
 import functools
 import hashlib
@@ -35,10 +37,25 @@ SNAPSHOT_MEMORY = "300MB"
 # the row group's columns from the system allocator, whose large blocks go back to the system when freed (the
 # default pool kept them, so the process stayed ~70 MB larger after every snapshot)
 POOL = pa.system_memory_pool()
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 NONCE_BYTES = 12
 EXCLUDED = "excluded_reason"  # a query's column naming why a row is left out (null: kept)
 PARQUET_OPTIONS = dict(version="2.6", compression="zstd", compression_level=3, use_dictionary=True,
                        write_statistics=True, data_page_version="1.0", store_schema=True)
+
+
+@functools.cache
+def return_freed_memory() -> None:
+    """Have glibc's malloc give large freed blocks (from 128 KiB) back to the system at once, for the rest of the process.
+
+    By default glibc raises its mmap threshold each time such a block is freed, so the next ones come from its
+    heap and stay with the process when freed: the row group's columns of one snapshot, then DuckDB's and polars'
+    pieces of the next steps, kept the process ~0.15 GiB larger at its peak (decisions.md, Performance)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)  # a threshold set is a threshold fixed
+    except (OSError, AttributeError):  # not glibc: its own allocator's policy stands
+        pass
 
 
 @dataclass(frozen=True)
@@ -114,21 +131,47 @@ def _joined(pending: list[list[pa.Array]], schema: pa.Schema, order: pa.Array | 
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink, sort_by: str | None = None) -> int:
+def _sort_key(key: pa.Array) -> pa.Array:
+    """The key to sort by: as integers when every value is ASCII digits of one length (the same order as the text
+    byte by byte, sorted in less than half the time), else the text."""
+    if len(key) and not key.null_count and pc.all(pc.ascii_is_decimal(key)).as_py():
+        lengths = pc.min_max(pc.binary_length(key)).as_py()
+        if lengths["min"] == lengths["max"] <= 18:
+            return pc.cast(key, pa.int64(), memory_pool=POOL)
+    return key
+
+
+def _count(excluded: dict[str, int], reasons: pa.Array) -> int:
+    """The rows with a reason, counted into `excluded` by it; how many."""
+    if reasons.null_count == len(reasons):
+        return 0
+    for found in reasons.value_counts().to_pylist():
+        if found["values"] is not None:
+            excluded[found["values"]] = excluded.get(found["values"], 0) + found["counts"]
+    return len(reasons) - reasons.null_count
+
+
+def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink, sort_by: str | None = None,
+                  excluded: dict[str, int] | None = None) -> int:
     """Stream record batches into Parquet with handoff.parquet_bytes' options and row groups; the row count.
 
     `sort_by`: the batches come in any order and are sorted by that column here, byte by byte as DuckDB's
     `order by` sorts text (the column's values are distinct); MoreThanARowGroup, before a byte is written, when
-    they are more than one row group."""
+    they are more than one row group. With `sort_by`, `excluded`: the rows with an excluded_reason are counted
+    into it by reason and left out (by the sort's order, not copied out of each batch first)."""
     schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
     # a row group is written by one write_table call on contiguous columns (so its pages come out as from
     # handoff.parquet_bytes); until then each column's pieces are kept as copies of their own, so DuckDB frees
     # every batch it handed over, and each column is joined and let go in turn (the row group is held once)
     pending: list[list[pa.Array]] = [[] for _ in schema]
     if sort_by is not None:
-        rows = 0
+        rows, reasons = 0, []
         for batch in reader:
-            rows += batch.num_rows
+            left_out = 0
+            if excluded is not None and EXCLUDED in batch.schema.names:
+                reasons.append(pa.concat_arrays([batch.column(EXCLUDED)], memory_pool=POOL))
+                left_out = _count(excluded, reasons[-1])
+            rows += batch.num_rows - left_out
             if rows > ROW_GROUP_ROWS:
                 raise MoreThanARowGroup(f"more than {ROW_GROUP_ROWS} rows")
             _keep(pending, _typed(batch, schema))
@@ -136,8 +179,12 @@ def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], s
         with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
             if rows:
                 key = pa.concat_arrays(pending[schema.get_field_index(sort_by)], memory_pool=POOL)
-                order = pc.sort_indices(key, memory_pool=POOL)
+                order = pc.sort_indices(_sort_key(key), memory_pool=POOL)
                 key = None
+                if any(r.null_count < len(r) for r in reasons):  # the order passes over the rows left out
+                    kept = pc.is_null(pc.take(pa.concat_arrays(reasons, memory_pool=POOL), order))
+                    order = pc.filter(order, kept, memory_pool=POOL)
+                reasons.clear()
                 writer.write_table(_joined(pending, schema, order), row_group_size=ROW_GROUP_ROWS)
         return rows
     rows, pending_rows = 0, 0
@@ -166,6 +213,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, typ
     """Run the query and stream its rows, sorted by `order_by`, as Parquet into `out`, encrypted when `key` is given;
     the rows with an `excluded_reason` are counted by it (every reason in `exclude` listed) and left out. `memory`:
     DuckDB's memory_limit meanwhile (duckdb.OutOfMemoryException when the query cannot keep to it)."""
+    return_freed_memory()
     sealed = _Sealed(out, key)
     define_household_heads(con)  # conbini.sql reads the head of each household from it
     excluded: dict[str, int] = {}
@@ -175,7 +223,9 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, typ
         excluded.update(dict.fromkeys(exclude, 0))
         reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
         try:
-            return write_parquet(_kept(reader, excluded), types, sealed, sort_by)
+            if sort_by is not None:
+                return write_parquet(reader, types, sealed, sort_by, excluded)
+            return write_parquet(_kept(reader, excluded), types, sealed)
         finally:
             reader.close()  # a query stopped half-way would keep the connection busy
             del reader
@@ -230,12 +280,9 @@ def _kept(reader: pa.RecordBatchReader, excluded: dict[str, int]):
             yield batch
             continue
         reasons = batch.column(EXCLUDED)
-        if reasons.null_count == len(reasons):
+        if not _count(excluded, reasons):
             yield batch
             continue
-        for found in reasons.value_counts().to_pylist():
-            if found["values"] is not None:
-                excluded[found["values"]] = excluded.get(found["values"], 0) + found["counts"]
         yield pc.filter(batch, reasons.is_null(), memory_pool=POOL)
 
 

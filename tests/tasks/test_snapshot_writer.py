@@ -116,3 +116,41 @@ def test_rows_in_any_order_are_sorted_as_duckdb_sorts_them_and_more_than_a_row_g
         snapshot_writer.write_parquet(pa.RecordBatchReader.from_batches(shuffled.schema, shuffled.to_batches(7)),
                                       types, untouched, sort_by="code")
     assert untouched.getvalue() == b""
+
+
+@pytest.mark.parametrize("codes", [
+    ["00038901606", "12345678901", "00000000001", "99999999999", "50000000000"],  # digits of one length: integers
+    ["0001", "001", "1", "01", "10"],  # lengths differ: the text
+    ["１２", "12", "11", "２１"],  # full-width digits are not ASCII: the text
+    ["12a", "12", "11"],
+    ["12", None, "11"],
+    ["123456789012345678901", "000000000000000000001"],  # longer than an int64 holds: the text
+])
+def test_the_sort_key_orders_as_the_text_does_byte_by_byte(codes):
+    import pyarrow.compute as pc
+
+    key = pa.array(codes, pa.string())
+    assert pc.sort_indices(snapshot_writer._sort_key(key)).to_pylist() == pc.sort_indices(key).to_pylist()
+
+
+def test_one_length_digit_codes_are_sorted_as_integers():
+    key = pa.array(["00000000002", "00000000001"], pa.string())
+    assert snapshot_writer._sort_key(key).type == pa.int64()
+    assert snapshot_writer._sort_key(pa.array(["2", "10"])).type == pa.string()
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 1000])
+def test_rows_left_out_by_the_sort_order_give_the_bytes_of_the_frame(households, monkeypatch, batch_rows):  # noqa: F811
+    """One row group, batches of any size (some with no row left out, some with only such rows): the kept rows
+    sorted are conbini_frame's, in parquet_bytes' bytes, the counts its counts."""
+    monkeypatch.setattr(snapshot_writer, "BATCH_ROWS", batch_rows)
+    sub = handoff.load_subscribers()["conbini"]
+    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
+    frame, excluded = handoff.conbini_frame(households.con, day("2026-04-02"), sub)
+    assert sum(excluded.values())
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    out = io.BytesIO()
+    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types, out,
+                                             None, sub.exclude)
+    assert out.getvalue() == handoff.parquet_bytes(frame, types)
+    assert (written.rows, written.excluded) == (frame.height, excluded)

@@ -86,6 +86,15 @@ def run_stage(label: str, args: list[str], kill_above: float, target: float) -> 
         say(f"    stopped in the step {steps[-1] if steps else '(before the first step)'}")
     elif r["rc"] not in (0, 1):
         say(f"    failed ({r['rc']}): {r['stderr'][-800:]}")
+    raised, before = [], 0  # the steps that raised the process's peak (VmHWM after each), in order
+    for line in r["stderr"].splitlines():
+        if line.startswith("peak "):
+            label, peak = line[5:].rsplit(" ", 1)
+            if int(peak) > before + GiB // 20:
+                raised.append(f"{label} {int(peak) / GiB:.2f}")
+            before = max(before, int(peak))
+    if raised:
+        say("    peak after the steps that raised it (GiB): " + ", ".join(raised))
     return r
 
 

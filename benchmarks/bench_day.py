@@ -135,8 +135,14 @@ def child_base(store: Path, files: list[str]) -> None:
         seconds = {}
         stages = ingest.Stages(**{s: _timing(seconds, s, getattr(ingest, s))
                                   for s in ("land", "read", "validate", "apply")})
+        base = daily.Steps()  # the steps after the file too, so the capacity mode can say which one set the peak
+        steps = daily.Steps(stages=stages, check=_timing(seconds, "invariants", base.check),
+                            balance=_timing(seconds, "balance", base.balance),
+                            statistics=_timing(seconds, "statistics", base.statistics),
+                            receipts=_timing(seconds, "receipts", base.receipts),
+                            handoffs=_timing(seconds, "hand-offs", base.handoffs))
         daily.run(con, settings, f"bench-base-{n}", [uri], daily.parameters(settings, [uri]),
-                  key_for=_key_for, steps=daily.Steps(stages=stages))
+                  key_for=_key_for, steps=steps)
         if n == 0:
             print(f"BASELINE run: {time.perf_counter() - t:.1f} s ("
                   + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()) + f"; {load()})", flush=True)
@@ -158,7 +164,14 @@ def _timing(seconds: dict, label: str, fn):
         finally:
             seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - started
             CPU[label] = CPU.get(label, 0.0) + time.process_time() - cpu
+            if os.environ.get(STEP_MARKS):  # the process's peak so far (VmHWM): the step that raised it set it
+                print(f"peak {label} {_hwm()}", file=sys.stderr, flush=True)
     return run
+
+
+def _hwm() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
 
 def _key_for(sub):

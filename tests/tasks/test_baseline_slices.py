@@ -12,6 +12,7 @@ from juki_core.store import connect
 from synthetic.city import generate_city
 from tasks import daily, ingest, sliced
 from tests.builders import resident_code
+from tests.conftest import Register
 
 KEY = bytes(range(32))
 TABLES = {
@@ -115,3 +116,25 @@ def test_a_small_or_quoted_file_is_read_whole(city, tmp_path, monkeypatch):
     assert sliced.read_sliced(landed, "112038") is None
     monkeypatch.setattr(sliced, "SLICED_FROM_BYTES", 2**62)
     assert sliced.read_sliced(ingest.land(str(city[0]), str(tmp_path / "archive")), "112038") is None
+
+
+def test_a_sliced_baseline_that_fails_half_way_leaves_nothing(city, tmp_path, monkeypatch):
+    monkeypatch.setattr(sliced, "SLICED_FROM_BYTES", 0)
+    monkeypatch.setattr(sliced, "SLICE_ROWS", 50)
+    written = sliced._versions
+
+    def failing(*args):  # the events are in, some versions too, when the disk goes
+        batches = written(*args)
+        yield next(batches)
+        yield next(batches)
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(sliced, "_versions", failing)
+    (tmp_path / "store").mkdir()
+    register = Register(tmp_path / "store")
+    try:
+        with pytest.raises(RuntimeError, match="nothing was changed"):
+            register.ingest(city[0])
+        assert [register.rows(f"select count(*) from {t}")[0][0] for t in TABLES] == [0, 0, 0, 0]
+    finally:
+        register.con.close()

@@ -4,13 +4,13 @@ The whole file is never one frame: reading keeps the few columns the state rules
 and the 世帯主 rule need (`KEYS`) for every row, and each stage parses the archived bytes again one slice at a
 time for the rest. Judging is the same code as for a whole file (tasks.apply.judge_rows); only the rows that
 are not bulk rows (few in a BASELINE) are held whole. A file this path cannot be sure to read as
-tasks/read.py would (quotes, CR alone, not UTF-8, a header to refuse, no line end at the end) is read whole.
+tasks/read.py would (quotes, CR alone, neither UTF-8 nor CP932, a header to refuse, no line end at the end) is
+read whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -26,7 +26,7 @@ from tasks.apply import (ACCEPTED_SLICE_ROWS, VERSION_SCHEMA, CodeHistory, Deliv
                          judge_rows, judged_rows, quarantine_frame, state_violations, stored_events,
                          with_person_keys, write_batch)
 from tasks.land import LandedFile
-from tasks.read import ChangeFile, _lines, _parse_lines, business_date_of, private_use_lines
+from tasks.read import _CONTROL, ChangeFile, _lines, _parse_lines, business_date_of, private_use_lines
 
 # A file of at least this many bytes is taken in slices (the 607,000-row BASELINE is 158 MB).
 SLICED_FROM_BYTES = 256 * 2**20
@@ -38,8 +38,6 @@ APPLY_MEMORY = "1GB"
 # The columns kept for every row: what the state rules, the bulk-row split and the 世帯主 rule read.
 KEYS = ("line", "event_id", "event_type", "resident_code", "cancels_event_id", "new_resident_code",
         "residence_status", "relationship", "household_id", "effective_date")
-# read.py's control characters in UTF-8 bytes (C1 controls are U+0080-U+009F, two bytes each).
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -88,6 +86,8 @@ class SlicedFile:
 
 def _part(file: SlicedFile, data: bytes, first_line: int) -> ChangeFile:
     """One slice's bytes parsed as read.py parses a file: the header line first, then renumbered."""
+    if data and file.encoding != "utf-8":
+        data = data.decode(file.encoding).encode("utf-8")
     lines = pl.concat([pl.Series("raw", [file.header]), _lines(data) if data else pl.Series("raw", [], pl.String)])
     parsed = _parse_lines(file.name, file.business_date, file.encoding, lines)
     shift = first_line - 2  # _parse_lines numbers the line after the header 2
@@ -96,15 +96,16 @@ def _part(file: SlicedFile, data: bytes, first_line: int) -> ChangeFile:
                       [line + shift for line in parsed.field_count_errors], parsed.extra_columns)
 
 
-def _plain(block: bytes) -> bool:
-    """What read.py's unquoted path asks of a file, for one block of whole lines: else the file is read whole."""
+def _plain(block: bytes, encoding: str) -> bool | None:
+    """What read.py asks of a file it splits in polars, for one block of whole lines: False when the file is to be
+    read whole, None when the block is not in `encoding`."""
     if b'"' in block or b"\x1f" in block or block.count(b"\r") != block.count(b"\r\n"):
-        return False
+        return False  # (none of these bytes is a CP932 trail byte, nor is a line end)
     try:
-        block.decode("utf-8")
+        text = block.decode(encoding)
     except UnicodeDecodeError:
-        return False  # CP932, or bytes decode() refuses: the whole-file path judges it
-    return _CONTROL_BYTES.search(block) is None
+        return None
+    return _CONTROL.search(text) is None
 
 
 def read_sliced(landed: LandedFile, municipality_code: str) -> SlicedFile | None:
@@ -113,47 +114,63 @@ def read_sliced(landed: LandedFile, municipality_code: str) -> SlicedFile | None
     fs, path = fsspec.core.url_to_fs(landed.archive_uri)
     if fs.size(path) < SLICED_FROM_BYTES:
         return None
-    ends: list[np.ndarray] = []  # the offset after each line end
     with fs.open(path, "rb") as f:
-        offset = base = len(_BOM) if f.read(len(_BOM)) == _BOM else 0
-        f.seek(base)
-        carry = b""
-        while block := f.read(BLOCK_BYTES):
-            data = carry + block
-            cut = data.rfind(b"\n") + 1
-            if cut and not _plain(data[:cut]):
-                return None
-            ends.append(np.flatnonzero(np.frombuffer(data, np.uint8, cut) == 10) + offset + 1)
-            carry, offset = data[cut:], offset + cut
-            del data
-        if carry:
-            return None  # no line end at the end: read.py refuses it or quarantines the last row
-        after = np.concatenate(ends)
+        bom = f.read(len(_BOM)) == _BOM
+        for encoding in ("utf-8", "cp932"):  # decode()'s order: UTF-8 (a BOM allowed), else CP932 (the whole file)
+            if encoding == "cp932" and bom:
+                return None  # read.py decodes the BOM's bytes as CP932 text
+            found = _line_ends(f, len(_BOM) if bom else 0, encoding)
+            if found is not None:
+                break
+        if not isinstance(found, np.ndarray):
+            return None
+        base, after = (len(_BOM) if bom else 0), found
         starts = np.concatenate([[base], after[:-1]])
         header_at = next((n for n in range(len(after)) if after[n] - starts[n] > 2
-                          or _line(f, starts[n], after[n]) not in ("", "\r")), None)
+                          or _line(f, starts[n], after[n], encoding) not in ("", "\r")), None)
         if header_at is None:
             return None
-        header = _line(f, starts[header_at], after[header_at]).rstrip("\r")
-    checked = _parse_lines(landed.name, business_date, "utf-8", pl.Series("raw", [header]))
+        header = _line(f, starts[header_at], after[header_at], encoding).rstrip("\r")
+    checked = _parse_lines(landed.name, business_date, encoding, pl.Series("raw", [header]))
     if checked is None:
         return None  # read.py refuses the header, naming why
     slices = tuple(Slice(int(starts[n]), int(after[min(n + SLICE_ROWS, len(after)) - 1]), n + 1,
                          min(SLICE_ROWS, len(after) - n)) for n in range(header_at + 1, len(after), SLICE_ROWS))
-    file = SlicedFile(landed.name, business_date, "utf-8", landed.archive_uri, header, slices,
+    file = SlicedFile(landed.name, business_date, encoding, landed.archive_uri, header, slices,
                       pl.DataFrame(), [], checked.extra_columns)
     keys, errors = [], []
     for part in file.parts():
         keys.append(_compact(part.rows.select(KEYS)))
         errors.extend(part.field_count_errors)
     empty = pl.DataFrame(schema={"line": pl.Int64, **{c: pl.String for c in KEYS[1:]}})
-    return SlicedFile(landed.name, business_date, "utf-8", landed.archive_uri, header, slices,
+    return SlicedFile(landed.name, business_date, encoding, landed.archive_uri, header, slices,
                       pl.concat([empty, *keys]), errors, checked.extra_columns)
 
 
-def _line(f, start: int, end: int) -> str:
+def _line_ends(f, base: int, encoding: str) -> np.ndarray | bool | None:
+    """The offset after each line end of the file from `base`; False when it is to be read whole, None when it is
+    not in `encoding`."""
+    ends: list[np.ndarray] = []
+    f.seek(base)
+    offset, carry = base, b""
+    while block := f.read(BLOCK_BYTES):
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            plain = _plain(data[:cut], encoding)
+            if not plain:
+                return plain
+        ends.append(np.flatnonzero(np.frombuffer(data, np.uint8, cut) == 10) + offset + 1)
+        carry, offset = data[cut:], offset + cut
+        del data
+    if carry or not ends:
+        return False  # no line end at the end: read.py refuses it or quarantines the last row
+    return np.concatenate(ends)
+
+
+def _line(f, start: int, end: int, encoding: str) -> str:
     f.seek(start)
-    return f.read(end - start).decode("utf-8").rstrip("\n")
+    return f.read(end - start).decode(encoding).rstrip("\n")
 
 
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,10 @@ TABLES = {
 }
 
 
-def _baseline(path: Path) -> Path:
-    """The generated BASELINE (its broken rows kept) made plain UTF-8 with a BOM, with rows whose judging spans
-    the file: an id sent twice, a person sent twice, a second 世帯主, a row before any BASELINE, a short row,
-    blank lines."""
+def _baseline(path: Path, encoding: str = "utf-8-sig") -> Path:
+    """The generated BASELINE (its broken rows kept) without quotes, in UTF-8 with a BOM or CP932 with CR LF, with
+    rows whose judging spans the file: an id sent twice, a person sent twice, a second 世帯主, a row before any
+    BASELINE, a short row, blank lines."""
     text = path.read_bytes().decode("cp932" if b"\r\n" in path.read_bytes() else "utf-8-sig")
     header, *rows = [r for r in text.replace("\r\n", "\n").split("\n") if r and '"' not in r]
     columns = header.split(",")
@@ -47,14 +46,15 @@ def _baseline(path: Path) -> Path:
              changed(first, event_id="E-NOT-BASELINE", event_type="MOVE_WITHIN", resident_code=resident_code(90002)),
              ",".join(first.split(",")[:5]), "", ""]
     body = rows[:3] + [extra[0]] + rows[3:] + extra[1:]
-    path.write_bytes(codecs.BOM_UTF8 + ("\n".join([header, *body]) + "\n").encode())
+    end = "\r\n" if encoding == "cp932" else "\n"
+    path.write_bytes((end.join([header, *body]) + end).encode(encoding))
     return path
 
 
-@pytest.fixture(scope="module")
-def city(tmp_path_factory) -> list[Path]:
+@pytest.fixture(scope="module", params=["utf-8-sig", "cp932"])
+def city(request, tmp_path_factory) -> list[Path]:
     paths = generate_city(tmp_path_factory.mktemp("city") / "generated", residents=300, days=4)
-    return [_baseline(paths[0]), *paths[1:]]
+    return [_baseline(paths[0], request.param), *paths[1:]]
 
 
 def _runs(root: Path, paths: list[Path]) -> dict:
@@ -109,9 +109,8 @@ def test_a_baseline_in_slices_gives_what_the_whole_file_gives(rows, city, whole,
 
 def test_a_small_or_quoted_file_is_read_whole(city, tmp_path, monkeypatch):
     monkeypatch.setattr(sliced, "SLICED_FROM_BYTES", 0)
-    text = city[0].read_text(encoding="utf-8-sig")
     quoted = tmp_path / city[0].name
-    quoted.write_text(text + '"quoted"\n', encoding="utf-8")
+    quoted.write_bytes(city[0].read_bytes() + b'"quoted"\n')
     landed = ingest.land(str(quoted), str(tmp_path / "archive"))
     assert sliced.read_sliced(landed, "112038") is None
     monkeypatch.setattr(sliced, "SLICED_FROM_BYTES", 2**62)

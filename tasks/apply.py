@@ -166,9 +166,8 @@ def judged_rows(rows: pl.DataFrame, business_date: dt.date, delivery_no: int,
                 codes: CodeHistory | None) -> pl.DataFrame:
     """A file's rows as judge_rows takes them: typed, with the delivery's columns, under the person key."""
     dates = [c for c in DATE_COLUMNS if c in rows.columns]  # a BASELINE taken in slices judges a few columns
-    rows = rows.with_columns(pl.col(c).str.strptime(pl.Date, "%Y-%m-%d", strict=False) for c in dates
-                             ).with_columns(business_date=pl.lit(business_date),
-                                            delivery_no=pl.lit(delivery_no, pl.Int64), sent_code=pl.col("resident_code"))
+    rows = rows.with_columns(pl.col(c).str.strptime(pl.Date, "%Y-%m-%d", strict=False) for c in dates).with_columns(
+        business_date=pl.lit(business_date), delivery_no=pl.lit(delivery_no, pl.Int64), sent_code=pl.col("resident_code"))
     return with_person_keys(rows, codes or CodeHistory())
 
 
@@ -420,20 +419,18 @@ def check_refused_share(name: str, rows_read: int, refusals: dict[int, list[tupl
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, change_file, delivery: Delivery, counts: dict, has_baseline: bool,
-                unused_values: int, accepted: pa.RecordBatchReader, quarantine: pl.DataFrame,
+                unused_values: int, accepted: pa.RecordBatchReader,
+                quarantine: pl.DataFrame | Callable[[], pl.DataFrame],
                 cancellations: dict[str, str], touched: pl.DataFrame, new_versions) -> None:
-    """The ledger row, events, cancellations, versions and quarantine of one file in ONE transaction."""
-    quarantine = quarantine.with_columns(
-        delivery_no=pl.lit(delivery.delivery_no, pl.Int64), file_name=pl.lit(delivery.file_name),
-        file_sha256=pl.lit(delivery.file_sha256), run_id=pl.lit(delivery.run_id),
-        recorded_at=pl.lit(delivery.recorded_at))
+    """The ledger row, events, cancellations, versions and quarantine of one file in ONE transaction; `quarantine`
+    may be a function, called once the events are in (a sliced file gathers its refused rows while they go in)."""
     cancels = pl.DataFrame({"target_id": list(cancellations), "cancel_id": list(cancellations.values())},
                            schema={"target_id": pl.String, "cancel_id": pl.String})
     con.execute("begin transaction")
     try:
         con.register("accepted", accepted)
         con.register("new_versions", new_versions)
-        for name, frame in (("quarantined", quarantine), ("cancels", cancels), ("touched", touched)):
+        for name, frame in (("cancels", cancels), ("touched", touched)):
             con.register(name, as_arrow(frame))
         record_file(con, change_file.name, delivery, change_file.business_date, change_file.encoding,
                     "applied", None, counts, has_baseline, unused_values, change_file.extra_columns)
@@ -441,6 +438,11 @@ def write_batch(con: duckdb.DuckDBPyConnection, change_file, delivery: Delivery,
         if cancels.height:
             con.execute(sql("cancel_events.sql"))
         rebuild_versions(con, delivery.recorded_at)
+        refused = (quarantine() if callable(quarantine) else quarantine).with_columns(
+            delivery_no=pl.lit(delivery.delivery_no, pl.Int64), file_name=pl.lit(delivery.file_name),
+            file_sha256=pl.lit(delivery.file_sha256), run_id=pl.lit(delivery.run_id),
+            recorded_at=pl.lit(delivery.recorded_at))
+        con.register("quarantined", as_arrow(refused))
         con.execute("insert into quarantine by name select * from quarantined")
         con.execute("commit")
     except Exception as exc:

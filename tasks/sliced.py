@@ -23,7 +23,7 @@ import pyarrow as pa
 from schemas.change_file import COLUMNS
 from tasks.apply import (ACCEPTED_SLICE_ROWS, VERSION_SCHEMA, CodeHistory, Delivery, Judgement, _accepted,
                          _first_versions, already_applied, as_arrow, check_refused_share, code_history,
-                         judge_rows, judged_rows, quarantine_frame, state_violations, stored_events,
+                         judge_rows, judged_rows, quarantine_frame, sql, state_violations, stored_events,
                          with_person_keys, write_batch)
 from tasks.land import LandedFile
 from tasks.read import _CONTROL, ChangeFile, _lines, _parse_lines, business_date_of, private_use_lines
@@ -189,7 +189,9 @@ def validate_sliced(con: duckdb.DuckDBPyConnection, file: SlicedFile):
         reasons.setdefault(line, []).append(("ROW_FIELD_COUNT", None))
     state = state_violations(con, file.keys)
     duplicates = state.filter(pl.col("rule_id") == "DUPLICATE_EVENT_ID")["line"]
-    again = tuple(already_applied(con, file.rows_of(duplicates))) if duplicates.len() else ()
+    # a row can be one applied before only where the register holds its id: else no slice is parsed for it
+    again = (tuple(already_applied(con, file.rows_of(duplicates)))
+             if duplicates.len() and _any_stored(con, file.keys.filter(pl.col("line").is_in(duplicates))) else ())
     unused = 0
     for part in file.parts():
         for line in private_use_lines(part):
@@ -203,6 +205,15 @@ def validate_sliced(con: duckdb.DuckDBPyConnection, file: SlicedFile):
     for line, rule in state.iter_rows():
         reasons.setdefault(line, []).append((rule, None))
     return Validation(reasons, unused, again)
+
+
+def _any_stored(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> bool:
+    """Whether the register holds an event with one of these rows' ids (tasks/sql/applied_events.sql)."""
+    con.register("incoming", rows.select("event_id").filter(pl.col("event_id").is_not_null()).unique())
+    try:
+        return bool(con.sql(f"select count(*) from ({sql('applied_events.sql')})").fetchall()[0][0])
+    finally:
+        con.unregister("incoming")
 
 
 def apply_sliced(con: duckdb.DuckDBPyConnection, file: SlicedFile, reasons: dict[int, list[tuple[str, str | None]]],
@@ -236,19 +247,15 @@ def apply_sliced(con: duckdb.DuckDBPyConnection, file: SlicedFile, reasons: dict
     del taken
     touched = pl.DataFrame({"resident_code": pl.concat([pl.Series(result.touched, dtype=pl.String),
                                                          fast["resident_code"]]).unique().sort()})
-    refused = pl.Series("line", list(result.refusals), pl.Int64)
-    quarantine = pl.concat([quarantine_frame(part, {line: result.refusals[line] for line in
-                                                    part.rows["line"].filter(part.rows["line"].is_in(refused))})
-                            for part in _parts(file, unused, refused)]
-                           or [quarantine_frame(_part(file, b"", 2), {})])
+    quarantined: list[pl.DataFrame] = [quarantine_frame(_part(file, b"", 2), {})]  # filled as the events go in
     fast_lines = fast["line"]
     del fast
-    events = _reader(_events(file, unused, result, delivery, lines),
+    events = _reader(_events(file, unused, result, delivery, lines, quarantined),
                      as_arrow(_accepted(_part(file, b"", 2).rows, result, delivery, day, lines)).schema)
     versions = _reader(_versions(file, unused, result, fast_lines, codes, no),
                        as_arrow(pl.DataFrame(schema=VERSION_SCHEMA)).schema)
     with memory_limit(con, APPLY_MEMORY):
-        write_batch(con, file, delivery, counts, has_baseline, unused_values, events, quarantine,
+        write_batch(con, file, delivery, counts, has_baseline, unused_values, events, lambda: pl.concat(quarantined),
                     result.cancellations, touched, versions)
     return counts
 
@@ -263,10 +270,14 @@ def _reader(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> pa.RecordBa
     return pa.RecordBatchReader.from_batches(schema, batches)
 
 
-def _events(file: SlicedFile, unused, judgement: Judgement, delivery: Delivery,
-            lines: pl.Series) -> Iterator[pa.RecordBatch]:
-    """The accepted events in file order, one slice at a time (tasks.apply.accepted_events' batches)."""
-    for part in _parts(file, unused, lines):
+def _events(file: SlicedFile, unused, judgement: Judgement, delivery: Delivery, lines: pl.Series,
+            quarantined: list[pl.DataFrame]) -> Iterator[pa.RecordBatch]:
+    """The accepted events in file order, one slice at a time (tasks.apply.accepted_events' batches); each slice's
+    refused rows, with all their reasons, into `quarantined` on the way."""
+    refusals = pl.Series("line", list(judgement.refusals), pl.Int64)
+    for part in _parts(file, unused):
+        refused = part.rows["line"].filter(part.rows["line"].is_in(refusals))
+        quarantined.append(quarantine_frame(part, {line: judgement.refusals[line] for line in refused}))
         for offset in range(0, part.rows.height, ACCEPTED_SLICE_ROWS):
             yield from as_arrow(_accepted(part.rows.slice(offset, ACCEPTED_SLICE_ROWS), judgement, delivery,
                                           file.business_date, lines)).to_batches()

@@ -137,3 +137,16 @@ def test_a_sliced_baseline_that_fails_half_way_leaves_nothing(city, tmp_path, mo
         assert [register.rows(f"select count(*) from {t}")[0][0] for t in TABLES] == [0, 0, 0, 0]
     finally:
         register.con.close()
+
+
+def test_a_baseline_sent_again_in_slices_is_judged_as_whole(city, tmp_path, monkeypatch):
+    again = tmp_path / "again" / city[0].name  # other bytes (a blank line more), rows applied before
+    again.parent.mkdir()
+    again.write_bytes(city[0].read_bytes() + (b"\r\n" if b"\r\n" in city[0].read_bytes() else b"\n"))
+    monkeypatch.setattr(sliced, "SLICED_FROM_BYTES", 2**62)
+    whole = _runs(tmp_path / "whole", [city[0], again])
+    monkeypatch.setattr(sliced, "SLICED_FROM_BYTES", 0)
+    monkeypatch.setattr(sliced, "SLICE_ROWS", 64)
+    got = _runs(tmp_path / "sliced", [city[0], again])
+    assert got == whole
+    assert whole["records"][1][0][0]["rows_skipped"] > 250

@@ -151,6 +151,59 @@ def _count(excluded: dict[str, int], reasons: pa.Array) -> int:
     return len(reasons) - reasons.null_count
 
 
+def _gathered(reader: pa.RecordBatchReader, schema: pa.Schema, sort_by: str, excluded: dict[str, int] | None,
+              most: int | None) -> tuple[pa.Table | None, int]:
+    """The batches' rows as one contiguous table sorted by `sort_by` (None when there are none) and their count; the
+    rows with an excluded_reason counted into `excluded` and left out; MoreThanARowGroup beyond `most` rows."""
+    # each column's pieces are kept as copies of their own, so DuckDB frees every batch it handed over, and each
+    # column is joined and let go in turn (the rows are held once)
+    pending: list[list[pa.Array]] = [[] for _ in schema]
+    rows, reasons = 0, []
+    for batch in reader:
+        left_out = 0
+        if excluded is not None and EXCLUDED in batch.schema.names:
+            reasons.append(pa.concat_arrays([batch.column(EXCLUDED)], memory_pool=POOL))
+            left_out = _count(excluded, reasons[-1])
+        rows += batch.num_rows - left_out
+        if most is not None and rows > most:
+            raise MoreThanARowGroup(f"more than {most} rows")
+        _keep(pending, _typed(batch, schema))
+        batch = None
+    if not rows:
+        return None, 0
+    key = pa.concat_arrays(pending[schema.get_field_index(sort_by)], memory_pool=POOL)
+    order = pc.sort_indices(_sort_key(key), memory_pool=POOL)
+    key = None
+    if any(r.null_count < len(r) for r in reasons):  # the order passes over the rows left out
+        kept = pc.is_null(pc.take(pa.concat_arrays(reasons, memory_pool=POOL), order))
+        order = pc.filter(order, kept, memory_pool=POOL)
+    reasons.clear()
+    return _joined(pending, schema, order), rows
+
+
+IPC = pa.ipc.IpcWriteOptions(compression=pa.Codec("zstd", 1))
+
+
+def _packed(batch: pa.RecordBatch) -> pa.Buffer:
+    """A batch as zstd-compressed Arrow IPC, held in memory."""
+    sink = pa.BufferOutputStream(memory_pool=POOL)
+    with pa.ipc.new_stream(sink, batch.schema, options=IPC) as writer:
+        writer.write_batch(batch)
+    return sink.getvalue()
+
+
+def _in_range(stored: list[pa.Buffer], column: str, start, until) -> Iterator[pa.RecordBatch]:
+    """The rows of the packed batches whose `column` is from `start` up to (not including) `until`, byte by byte."""
+    for packed in stored:
+        batch = pa.ipc.open_stream(packed, memory_pool=POOL).read_next_batch()
+        values = batch.column(column)
+        inside = pc.greater_equal(values, start)
+        if until is not None:
+            inside = pc.and_(inside, pc.less(values, until))
+        yield pc.filter(batch, inside, memory_pool=POOL)
+        batch = None
+
+
 def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink, sort_by: str | None = None,
                   excluded: dict[str, int] | None = None) -> int:
     """Stream record batches into Parquet with handoff.parquet_bytes' options and row groups; the row count.
@@ -165,27 +218,10 @@ def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], s
     # every batch it handed over, and each column is joined and let go in turn (the row group is held once)
     pending: list[list[pa.Array]] = [[] for _ in schema]
     if sort_by is not None:
-        rows, reasons = 0, []
-        for batch in reader:
-            left_out = 0
-            if excluded is not None and EXCLUDED in batch.schema.names:
-                reasons.append(pa.concat_arrays([batch.column(EXCLUDED)], memory_pool=POOL))
-                left_out = _count(excluded, reasons[-1])
-            rows += batch.num_rows - left_out
-            if rows > ROW_GROUP_ROWS:
-                raise MoreThanARowGroup(f"more than {ROW_GROUP_ROWS} rows")
-            _keep(pending, _typed(batch, schema))
-            batch = None
+        table, rows = _gathered(reader, schema, sort_by, excluded, ROW_GROUP_ROWS)
         with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
             if rows:
-                key = pa.concat_arrays(pending[schema.get_field_index(sort_by)], memory_pool=POOL)
-                order = pc.sort_indices(_sort_key(key), memory_pool=POOL)
-                key = None
-                if any(r.null_count < len(r) for r in reasons):  # the order passes over the rows left out
-                    kept = pc.is_null(pc.take(pa.concat_arrays(reasons, memory_pool=POOL), order))
-                    order = pc.filter(order, kept, memory_pool=POOL)
-                reasons.clear()
-                writer.write_table(_joined(pending, schema, order), row_group_size=ROW_GROUP_ROWS)
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         return rows
     rows, pending_rows = 0, 0
     with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as writer:
@@ -209,10 +245,11 @@ def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], s
 
 def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, types: dict[str, pa.DataType],
                    out: BinaryIO, key: bytes | None, exclude: tuple[str, ...] = (),
-                   memory: str | None = None, order_by: str = "resident_code") -> Written:
+                   memory: str | None = None, order_by: str = "resident_code", at_most: int | None = None) -> Written:
     """Run the query and stream its rows, sorted by `order_by`, as Parquet into `out`, encrypted when `key` is given;
     the rows with an `excluded_reason` are counted by it (every reason in `exclude` listed) and left out. `memory`:
-    DuckDB's memory_limit meanwhile (duckdb.OutOfMemoryException when the query cannot keep to it)."""
+    DuckDB's memory_limit meanwhile (duckdb.OutOfMemoryException when the query cannot keep to it). `at_most`: the
+    most rows the query can give, when known; more than a row group go straight to the row groups' path."""
     return_freed_memory()
     sealed = _Sealed(out, key)
     define_household_heads(con)  # conbini.sql reads the head of each household from it
@@ -230,15 +267,54 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, typ
             reader.close()  # a query stopped half-way would keep the connection busy
             del reader
 
+    def by_row_groups() -> int:
+        # more than a row group: one pass keeps every batch zstd-compressed in memory (Arrow IPC) and the sort
+        # keys; the keys sorted give each row group's first key; then each row group's rows are picked out of the
+        # batches and sorted here as the one row group is. No wide row is sorted, none reaches the disk, and
+        # only one row group is held uncompressed (DuckDB's sort of every resident did not keep to 300MB at
+        # 3,000,000 and took 4 GiB written again without the limit; a temporary table spilled and cost more)
+        excluded.clear()
+        excluded.update(dict.fromkeys(exclude, 0))
+        schema = pa.schema([pa.field(name, kind) for name, kind in types.items()])
+        stored, keys = [], []
+        reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
+        try:
+            for batch in _kept(reader, excluded):
+                batch = _typed(batch, schema)
+                keys.append(pa.concat_arrays([batch.column(order_by)], memory_pool=POOL))
+                stored.append(_packed(batch))
+                batch = None
+        finally:
+            reader.close()
+            del reader
+        key = pa.concat_arrays(keys, memory_pool=POOL) if keys else pa.array([], types[order_by])
+        keys.clear()
+        rows = len(key)
+        order = pc.sort_indices(_sort_key(key), memory_pool=POOL)
+        starts = [key[order[n].as_py()] for n in range(0, rows, ROW_GROUP_ROWS)]
+        key = order = None
+        with pq.ParquetWriter(sealed, schema, **PARQUET_OPTIONS) as writer:
+            for n, start in enumerate(starts):
+                until = starts[n + 1] if n + 1 < len(starts) else None
+                table, count = _gathered(_in_range(stored, order_by, start, until), schema, order_by, None, None)
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                table = None
+        return rows
+
     with memory_limit(con, memory) if memory else contextlib.nullcontext():
         try:
             # one row group (up to 1,000,000 residents) is held anyway: sorted here, DuckDB keeps no sort (it
             # took 0.3-0.7 GiB, or spilled under a limit at 0.4-0.5 CPU s)
             if order_by not in types:
                 raise MoreThanARowGroup(f"{order_by} is not a column of the file")
+            if at_most is not None and at_most > ROW_GROUP_ROWS:
+                raise MoreThanARowGroup(f"up to {at_most} rows")
             rows = written(query, order_by)
         except MoreThanARowGroup:
-            rows = written(f"select * from (\n{query}\n) order by {order_by}", None)
+            if order_by not in types:
+                rows = written(f"select * from (\n{query}\n) order by {order_by}", None)
+            else:
+                rows = by_row_groups()
     sealed.finish()
     return Written(rows, sealed.plain.hexdigest(), sealed.blob.hexdigest(), excluded)
 

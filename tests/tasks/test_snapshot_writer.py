@@ -154,3 +154,48 @@ def test_rows_left_out_by_the_sort_order_give_the_bytes_of_the_frame(households,
                                              None, sub.exclude)
     assert out.getvalue() == handoff.parquet_bytes(frame, types)
     assert (written.rows, written.excluded) == (frame.height, excluded)
+
+
+@pytest.mark.parametrize("batch_rows", [1, 3, 1000])
+@pytest.mark.parametrize("at_most", [None, 10**9])
+def test_more_than_a_row_group_is_written_a_row_group_at_a_time_with_the_bytes_of_one_write(
+        households, monkeypatch, batch_rows, at_most):  # noqa: F811
+    """Row groups of 2: batches kept compressed, each row group picked out, sorted and written as write_table cuts
+    them; with `at_most` beyond a row group no first pass is tried. The counts are the frame's."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 2)
+    monkeypatch.setattr(snapshot_writer, "BATCH_ROWS", batch_rows)
+    sub = handoff.load_subscribers()["conbini"]
+    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
+    frame, excluded = handoff.conbini_frame(households.con, day("2026-04-02"), sub)
+    assert frame.height > 4 and sum(excluded.values())
+    schema = pa.schema([pa.field(n, t) for n, t in types.items()])
+    source = frame.select(list(types)).to_arrow()
+    expected = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays([source.column(n).cast(t) for n, t in types.items()], schema=schema),
+                   expected, row_group_size=2, **snapshot_writer.PARQUET_OPTIONS)
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    out = io.BytesIO()
+    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types, out,
+                                             None, sub.exclude, at_most=at_most)
+    assert out.getvalue() == expected.getvalue()
+    assert (written.rows, written.excluded) == (frame.height, excluded)
+
+
+def test_a_snapshot_of_no_row_kept_is_the_empty_file_either_way(households, monkeypatch):  # noqa: F811
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 2)
+    sub = handoff.load_subscribers()["conbini"]
+    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    query = f"select * replace ('support_measure' as {snapshot_writer.EXCLUDED}) from ({query})"  # every row left out
+    empty = io.BytesIO()
+    pq.ParquetWriter(empty, pa.schema([pa.field(n, t) for n, t in types.items()]),
+                     **snapshot_writer.PARQUET_OPTIONS).close()
+    for at_most in (None, 10**9):
+        out = io.BytesIO()
+        written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types,
+                                                 out, None, sub.exclude, at_most=at_most)
+        assert out.getvalue() == empty.getvalue() and written.rows == 0 and written.excluded["support_measure"] > 4

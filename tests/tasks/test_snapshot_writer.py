@@ -199,3 +199,18 @@ def test_a_snapshot_of_no_row_kept_is_the_empty_file_either_way(households, monk
         written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types,
                                                  out, None, sub.exclude, at_most=at_most)
         assert out.getvalue() == empty.getvalue() and written.rows == 0 and written.excluded["support_measure"] > 4
+
+
+@pytest.mark.parametrize("row_group_rows", [1_000_000, 2])
+def test_the_same_register_and_day_give_the_same_bytes_whatever_duckdb_s_threads(households, monkeypatch,
+                                                                                  row_group_rows):  # noqa: F811
+    """DuckDB hands the rows over in an order that depends on its threads; the file does not."""
+    monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", row_group_rows)
+    monkeypatch.setattr(snapshot_writer, "BATCH_ROWS", 1)
+    con = households.con
+    digests = set()
+    for threads in (1, 4, 1):
+        con.execute(f"set threads = {threads}")
+        digests.add(handoff.publish_conbini(con, memory_target(), day("2026-04-02"), None, True, "t")["sha256"])
+    con.execute("reset threads")
+    assert len(digests) == 1

@@ -192,16 +192,34 @@ def _packed(batch: pa.RecordBatch) -> pa.Buffer:
     return sink.getvalue()
 
 
-def _in_range(stored: list[pa.Buffer], column: str, start, until) -> Iterator[pa.RecordBatch]:
-    """The rows of the packed batches whose `column` is from `start` up to (not including) `until`, byte by byte."""
-    for packed in stored:
-        batch = pa.ipc.open_stream(packed, memory_pool=POOL).read_next_batch()
-        values = batch.column(column)
-        inside = pc.greater_equal(values, start)
-        if until is not None:
-            inside = pc.and_(inside, pc.less(values, until))
-        yield pc.filter(batch, inside, memory_pool=POOL)
+def _unpacked(packed: pa.Buffer) -> pa.RecordBatch:
+    return pa.ipc.open_stream(packed, memory_pool=POOL).read_next_batch()
+
+
+def _dealt(stored: list, column: str, bounds: list) -> list[list[pa.Buffer]]:
+    """The packed batches dealt into one list per row group (each batch unpacked once and let go): a row goes to
+    the row group of the last bound its `column` reaches, byte by byte (none reached: the first)."""
+    groups: list[list[pa.Buffer]] = [[] for _ in range(len(bounds) + 1)]
+    for n, packed in enumerate(stored):
+        stored[n] = None
+        if not bounds:
+            groups[0].append(packed)
+            continue
+        batch = _unpacked(packed)
+        values, group = batch.column(column), None
+        for bound in bounds:
+            reached = pc.cast(pc.greater_equal(values, bound), pa.int32())
+            group = reached if group is None else pc.add(group, reached)
+        order = pc.sort_indices(group)  # stable: a batch's rows keep their order within a row group
+        batch = batch.take(order)
+        start = 0
+        sizes = {found["values"]: found["counts"] for found in pc.value_counts(group).to_pylist()}
+        for g in range(len(groups)):
+            if sizes.get(g):
+                groups[g].append(_packed(batch.slice(start, sizes[g])))
+                start += sizes[g]
         batch = None
+    return groups
 
 
 def write_parquet(reader: pa.RecordBatchReader, types: dict[str, pa.DataType], sink, sort_by: str | None = None,
@@ -269,8 +287,9 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, typ
 
     def by_row_groups() -> int:
         # more than a row group: one pass keeps every batch zstd-compressed in memory (Arrow IPC) and the sort
-        # keys; the keys sorted give each row group's first key; then each row group's rows are picked out of the
-        # batches and sorted here as the one row group is. No wide row is sorted, none reaches the disk, and
+        # keys; the keys sorted give each row group's first key; each batch is then dealt into the row groups
+        # (unpacked once, its pieces packed again), and each row group's pieces are joined and sorted here as the
+        # one row group is. No wide row is sorted, none reaches the disk, and
         # only one row group is held uncompressed (DuckDB's sort of every resident did not keep to 300MB at
         # 3,000,000 and took 4 GiB written again without the limit; a temporary table spilled and cost more)
         excluded.clear()
@@ -293,10 +312,12 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, query: str, params: dict, typ
         order = pc.sort_indices(_sort_key(key), memory_pool=POOL)
         starts = [key[order[n].as_py()] for n in range(0, rows, ROW_GROUP_ROWS)]
         key = order = None
+        groups = _dealt(stored, order_by, starts[1:])
+        stored.clear()
         with pq.ParquetWriter(sealed, schema, **PARQUET_OPTIONS) as writer:
-            for n, start in enumerate(starts):
-                until = starts[n + 1] if n + 1 < len(starts) else None
-                table, count = _gathered(_in_range(stored, order_by, start, until), schema, order_by, None, None)
+            for n in range(len(starts)):
+                table, count = _gathered((_unpacked(p) for p in groups[n]), schema, order_by, None, None)
+                groups[n] = []
                 writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
                 table = None
         return rows

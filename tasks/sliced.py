@@ -198,8 +198,9 @@ def validate_sliced(con: duckdb.DuckDBPyConnection, file: SlicedFile):
             reasons.setdefault(line, []).append(("PRIVATE_USE_CHARACTER", None))
         rows = part.rows
         fresh = rows.filter(~pl.col("line").is_in(again)) if again else rows
-        for line, rule, column in row_violations(fresh, file.business_date).iter_rows():
-            reasons.setdefault(line, []).append((rule, column))
+        if fresh.height:  # a slice of rows applied before only (or of blank lines) is not sent to GX
+            for line, rule, column in row_violations(fresh, file.business_date).iter_rows():
+                reasons.setdefault(line, []).append((rule, column))
         unused += unused_columns(rows).height if rows.height else 0
         del part, rows, fresh
     for line, rule in state.iter_rows():

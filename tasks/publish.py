@@ -107,23 +107,20 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
                      key_for: Callable[[handoff.Subscriber], bytes | None], plaintext: bool = False,
                      log: Callable[[str], None] = lambda message: None, subscribers: str | None = None,
                      target_for: Callable[[handoff.Subscriber], str] | None = None,
-                     until: dict[str, int] | None = None, city_name: str | None = None,
-                     only: Callable[[handoff.Subscriber], bool] | None = None) -> tuple[dict[str, list], dict[str, str]]:
+                     until: dict[str, int] | None = None,
+                     city_name: str | None = None) -> tuple[dict[str, list], dict[str, str]]:
     """Each change feed's applied deliveries past its watermark, one file each, then the snapshot when the
     register moved past its watermark; publishes a crash left unsettled first. Refusals are collected, not raised.
 
     `subscribers` is the subscribers YAML (default schemas/subscribers.yaml); `target_for` overrides where
     each subscriber's files go (the replay sends every one into its scratch folder); `until` bounds each
     output's deliveries by its name (the replay of a run that crashed publishes only what that run did);
-    `city_name` decides which 附票 feed a person's 本籍 routes them to (default: the synthetic city's); `only`
-    picks the subscribers to publish to (the replay publishes the snapshots on a second cursor meanwhile)."""
+    `city_name` decides which 附票 feed a person's 本籍 routes them to (default: the synthetic city's)."""
     published: dict[str, list] = {}
     problems: dict[str, str] = {}
     events_seen: dict = {}  # each delivery's events, read once for all the feeds
     newest = handoff.newest_delivery(con)
     for sub in sorted(handoff.load_subscribers(subscribers).values(), key=lambda s: s.mode != "change_feed"):
-        if only is not None and not only(sub):
-            continue
         target = target_for(sub) if target_for else handoff.target_uri(sub, store_root)
         output = handoff.output_name(sub)
         bound = newest if until is None else until.get(output)

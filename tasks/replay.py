@@ -10,7 +10,6 @@ command line; never a My Number.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime as dt
 import functools
@@ -29,7 +28,7 @@ import polars as pl
 from juki_core.settings import Settings
 from juki_core.store import connect, has_table
 from schemas.change_file import FILE_NAME_PATTERN
-from tasks import chain, daily, disclosure, handoff, ingest, publish, receipts, retention, stats, stats_files
+from tasks import chain, daily, handoff, ingest, publish, receipts, retention, stats, stats_files
 from tasks.daily import FLOW_NAME, RunRecord
 from tasks import audit
 from tasks.audit import AUDIT_SQL, register_digest
@@ -467,10 +466,8 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
             record = RunRecord([], status, {}, {}, {}, digest)
             verdict.dates, verdict.register_sha256 = [parameters["as_of"]], digest
         elif run.finished:
-            target_for = functools.partial(scratch_target, scratch)
-            with SnapshotsAhead(scratch, run.run_id, target_for) as ahead:
-                record = daily.run(con, scratch, run.run_id, uris, parameters, plaintext=True,
-                                   max_refused_share=share, target_for=target_for, steps=ahead.steps())
+            record = daily.run(con, scratch, run.run_id, uris, parameters, plaintext=True, max_refused_share=share,
+                               target_for=functools.partial(scratch_target, scratch))
             verdict.register_sha256 = record.register_sha256
         else:  # no outcome was recorded: take its files in and publish what it published, compare nothing
             # its recorded parameters in the scratch ledger, as the live run had them: the rules it followed
@@ -499,70 +496,6 @@ def replay_run(con: duckdb.DuckDBPyConnection, scratch: Settings, recorded: Plan
         for staged in {Path(scratch.inbox) / f"{f['delivery_no']:08d}" for f in run.files}:
             shutil.rmtree(staged, ignore_errors=True)
         verdict.seconds = time.perf_counter() - started
-
-
-def _is_snapshot(sub: handoff.Subscriber) -> bool:
-    return sub.mode != "change_feed"
-
-
-class SnapshotsAhead:
-    """A replayed run's snapshots published on a second cursor (a second core) while the main connection takes
-    the run's other outputs: invariants, balance, statistics, receipts and feeds.
-
-    Between a run's last file and its run ledger row nothing writes the register, the snapshots read nothing
-    those steps write (their own watermarks and intents aside), and both sides only append rows of their own,
-    so each publishes what the run published with the steps one after the other (docs/decisions.md)."""
-
-    def __init__(self, scratch: Settings, run_id: str, target_for: Callable[[handoff.Subscriber], str]) -> None:
-        self.scratch, self.run_id, self.target_for = scratch, run_id, target_for
-        self.cursor: duckdb.DuckDBPyConnection | None = None
-        self.future: concurrent.futures.Future | None = None
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-snapshots")
-
-    def __enter__(self) -> SnapshotsAhead:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.future is not None:  # a step failed before the hand-offs: the snapshots end before the run does
-            concurrent.futures.wait([self.future])
-        self.pool.shutdown()
-        if self.cursor is not None:
-            self.cursor.close()
-
-    def steps(self) -> daily.Steps:
-        return daily.Steps(check=self.check, handoffs=self.handoffs)
-
-    def _publish(self, con: duckdb.DuckDBPyConnection, only: Callable[[handoff.Subscriber], bool],
-                 log: Callable[[str], None] = lambda message: None) -> tuple[dict[str, list], dict[str, str]]:
-        return publish.publish_handoffs(con, self.run_id, self.scratch.root, lambda sub: None, plaintext=True,
-                                        log=log, subscribers=self.scratch.subscribers or None,
-                                        target_for=self.target_for, city_name=self.scratch.city_name, only=only)
-
-    def check(self, con: duckdb.DuckDBPyConnection) -> dict:
-        """The run's files are in: the snapshots start on their own cursor, the invariants are checked here."""
-        # the tables both sides write, created first here: two cursors creating one table conflict
-        handoff.ensure_ledger(con)
-        handoff.ensure_publish_tables(con)
-        receipts.ensure_tables(con)
-        disclosure.ensure_log(con)
-        self.cursor = con.cursor()
-        self.future = self.pool.submit(self._publish, self.cursor, _is_snapshot)
-        return daily.broken_invariants(con)
-
-    def handoffs(self, con: duckdb.DuckDBPyConnection, run_id: str, store_root: Path, key_for, plaintext: bool = False,
-                 log: Callable[[str], None] = lambda message: None, subscribers: str | None = None,
-                 target_for=None, city_name: str | None = None) -> tuple[dict[str, list], dict[str, str]]:
-        """The feeds here, then the snapshots' outcome, in the order publish_handoffs gives them."""
-        if (run_id, str(store_root), subscribers, target_for, city_name, plaintext) != (
-                self.run_id, str(self.scratch.root), self.scratch.subscribers or None, self.target_for,
-                self.scratch.city_name, True):
-            raise ValueError("the snapshots ahead were started for other hand-off settings")
-        published, problems = self._publish(con, lambda sub: not _is_snapshot(sub), log)
-        future, self.future = self.future, None
-        snapshots, refused = future.result() if future is not None else self._publish(con, _is_snapshot, log)
-        for name, problem in refused.items():
-            log(f"{name}: {problem}")
-        return published | snapshots, problems | refused
 
 
 def _republish(con: duckdb.DuckDBPyConnection, scratch: Settings, run: RecordedRun) -> None:

@@ -55,24 +55,11 @@ def test_row_groups_are_cut_as_one_write_would_cut_them(monkeypatch):
 
 def test_rows_left_out_are_counted_and_dropped_across_batches_and_row_groups(households, monkeypatch):  # noqa: F811
     """Small batches and row groups: the rows kept come out as one write with those row groups, the counts as the frame's."""
-    import pyarrow.parquet as pq
-
     monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 4)
     monkeypatch.setattr(snapshot_writer, "BATCH_ROWS", 2)
-    sub = handoff.load_subscribers()["conbini"]
-    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
-    frame, excluded = handoff.conbini_frame(households.con, day("2026-04-02"), sub)
+    frame, excluded, expected, out, written = _streamed_and_one_write(households.con, row_group_size=4)
     assert sum(excluded.values()) and frame.height > 4  # some left out, more than one row group kept
-    schema = pa.schema([pa.field(n, t) for n, t in types.items()])
-    source = frame.select(list(types)).to_arrow()
-    expected = io.BytesIO()
-    pq.write_table(pa.Table.from_arrays([source.column(n).cast(t) for n, t in types.items()], schema=schema),
-                   expected, row_group_size=4, **snapshot_writer.PARQUET_OPTIONS)
-    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
-    out = io.BytesIO()
-    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types, out,
-                                             None, sub.exclude)
-    assert out.getvalue() == expected.getvalue()
+    assert out == expected
     assert (written.rows, written.excluded) == (frame.height, excluded)
 
 
@@ -162,24 +149,12 @@ def test_more_than_a_row_group_is_written_a_row_group_at_a_time_with_the_bytes_o
         households, monkeypatch, batch_rows, at_most):  # noqa: F811
     """Row groups of 2: batches kept compressed, each row group picked out, sorted and written as write_table cuts
     them; with `at_most` beyond a row group no first pass is tried. The counts are the frame's."""
-    import pyarrow.parquet as pq
-
     monkeypatch.setattr(snapshot_writer, "ROW_GROUP_ROWS", 2)
     monkeypatch.setattr(snapshot_writer, "BATCH_ROWS", batch_rows)
-    sub = handoff.load_subscribers()["conbini"]
-    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
-    frame, excluded = handoff.conbini_frame(households.con, day("2026-04-02"), sub)
+    frame, excluded, expected, out, written = _streamed_and_one_write(households.con, row_group_size=2,
+                                                                      at_most=at_most)
     assert frame.height > 4 and sum(excluded.values())
-    schema = pa.schema([pa.field(n, t) for n, t in types.items()])
-    source = frame.select(list(types)).to_arrow()
-    expected = io.BytesIO()
-    pq.write_table(pa.Table.from_arrays([source.column(n).cast(t) for n, t in types.items()], schema=schema),
-                   expected, row_group_size=2, **snapshot_writer.PARQUET_OPTIONS)
-    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
-    out = io.BytesIO()
-    written = snapshot_writer.write_snapshot(households.con, query, {**params, "as_of": day("2026-04-02")}, types, out,
-                                             None, sub.exclude, at_most=at_most)
-    assert out.getvalue() == expected.getvalue()
+    assert out == expected
     assert (written.rows, written.excluded) == (frame.height, excluded)
 
 
@@ -214,3 +189,23 @@ def test_the_same_register_and_day_give_the_same_bytes_whatever_duckdb_s_threads
         digests.add(handoff.publish_conbini(con, memory_target(), day("2026-04-02"), None, True, "t")["sha256"])
     con.execute("reset threads")
     assert len(digests) == 1
+
+
+def _streamed_and_one_write(con, row_group_size: int, at_most: int | None = None):
+    """The conbini rows of 2026-04-02 (frame, excluded), their bytes as one pq.write_table with that row group size,
+    and the bytes and outcome of write_snapshot streaming them."""
+    import pyarrow.parquet as pq
+
+    sub = handoff.load_subscribers()["conbini"]
+    types = {f: handoff.CONBINI_TYPES[f] for f in sub.fields}
+    frame, excluded = handoff.conbini_frame(con, day("2026-04-02"), sub)
+    schema = pa.schema([pa.field(n, t) for n, t in types.items()])
+    source = frame.select(list(types)).to_arrow()
+    expected = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays([source.column(n).cast(t) for n, t in types.items()], schema=schema),
+                   expected, row_group_size=row_group_size, **snapshot_writer.PARQUET_OPTIONS)
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    out = io.BytesIO()
+    written = snapshot_writer.write_snapshot(con, query, {**params, "as_of": day("2026-04-02")}, types, out,
+                                             None, sub.exclude, at_most=at_most)
+    return frame, excluded, expected.getvalue(), out.getvalue(), written

@@ -39,29 +39,34 @@ def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.Da
     """人口・世帯数・人口動態: one row per 区分."""
     day = reference_date(year)
     start = dt.date(year - 1, 1, 1)
-    population = stats.population(con, day)
     before = stats.population(con, start - dt.timedelta(days=1))
-    households = stats.households(con, day)
-    movements = stats.movements(con, start, dt.date(year - 1, 12, 31))
     sex_only = dict(con.sql((stats.STATS_SQL / "sex_only_changes.sql").read_text(encoding="utf-8"),
                             params={"date_from": start, "date_to": dt.date(year - 1, 12, 31)}).fetchall())
+    rows = movement_rows(
+        (MUNICIPALITY_CODE, PREFECTURE, CITY), stats.population(con, day), stats.households(con, day),
+        stats.movements(con, start, dt.date(year - 1, 12, 31)),
+        {g: int(before.filter(pl.col("nationality_group") == g)["residents"].sum()) for g in ("japanese", "foreign")},
+        sex_only,
+        f"{year} report", f"residents at the end of {start - dt.timedelta(days=1)} and of {day}")
+    return pl.DataFrame(rows)
+
+
+def movement_rows(where: tuple[str, str, str], population: pl.DataFrame, households: pl.DataFrame,
+                  movements: pl.DataFrame | None, before: dict[str, int] | None, sex_only: dict[str, int],
+                  what: str = "report", period: str = "") -> list[dict]:
+    """The 人口・世帯数・人口動態 rows (one per 区分) of one area from its frames; movements None: those cells empty.
+
+    where = (団体コード, 都道府県名, 市区町村名); before = residents at the start of the period by nationality
+    group; sex_only = changes of sex alone by nationality group. Shared by `stats report` and the roll-up."""
+    code, prefecture, name = where
     rows = []
     for label, groups in GROUPS:
         pop = population.filter(pl.col("nationality_group").is_in(groups))
         men = int(pop.filter(pl.col("sex") == "1")["residents"].sum())
         women = int(pop.filter(pl.col("sex") == "2")["residents"].sum())
-        base = int(before.filter(pl.col("nationality_group").is_in(groups))["residents"].sum())
         hh = {t: int(households.filter(pl.col("household_type") == t)["households"].sum())
               for t in ("japanese", "mixed", "foreign")}
-        m = movements.filter(pl.col("nationality_group").is_in(groups)).select(pl.exclude("nationality_group", "sex")).sum()
-        v = {c: int(m[c][0] or 0) for c in m.columns} if m.height else {c: 0 for c in m.columns}
-        # a corrected sex moves a person between the sexes only: no 記載 or 消除 in a table summed over sex
-        same = sum(sex_only.get(g, 0) for g in groups)
-        for column in ("other_additions", "additions"):
-            v[column] -= same
-        for column in ("other_removals", "removals"):
-            v[column] -= same
-        row = {"団体コード": MUNICIPALITY_CODE, "都道府県名": PREFECTURE, "市区町村名": CITY, "区分": label,
+        row = {"団体コード": code, "都道府県名": prefecture, "市区町村名": name, "区分": label,
                "男": men, "女": women, "計": men + women}
         if label == "総計":
             row |= {"日本人のみの世帯": hh["japanese"], "複数国籍世帯": hh["mixed"], "外国人のみの世帯": hh["foreign"],
@@ -72,6 +77,18 @@ def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.Da
         else:
             row |= {"日本人のみの世帯": None, "複数国籍世帯": hh["mixed"], "外国人のみの世帯": hh["foreign"],
                     "世帯数": hh["foreign"] + hh["mixed"]}
+        if movements is None or before is None:
+            rows.append(row | dict.fromkeys(MOVEMENT_LABELS))
+            continue
+        base = sum(before.get(g, 0) for g in groups)
+        m = movements.filter(pl.col("nationality_group").is_in(groups)).select(pl.exclude("nationality_group", "sex")).sum()
+        v = {c: int(m[c][0] or 0) for c in m.columns} if m.height else {c: 0 for c in m.columns}
+        # a corrected sex moves a person between the sexes only: no 記載 or 消除 in a table summed over sex
+        same = sum(sex_only.get(g, 0) for g in groups)
+        for column in ("other_additions", "additions"):
+            v[column] -= same
+        for column in ("other_removals", "removals"):
+            v[column] -= same
         row |= {
             "転入者数（国内）": v["moved_in_domestic"], "転入者数（国外）": v["moved_in_abroad"],
             "転入者数（計）": v["moved_in_domestic"] + v["moved_in_abroad"],
@@ -85,16 +102,26 @@ def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.Da
         }
         if base + row["増減数"] != row["計"]:
             raise ReportDoesNotBalance(
-                f"{year} report, {label}: 前年 {base} + 増減数 {row['増減数']} ≠ 計 {row['計']} "
-                f"(residents at the end of {start - dt.timedelta(days=1)} and of {day})")
+                f"{what}, {label}: 前年 {base} + 増減数 {row['増減数']} ≠ 計 {row['計']}"
+                + (f" ({period})" if period else ""))
         rows.append(row)
-    return pl.DataFrame(rows)
+    return rows
+
+
+MOVEMENT_LABELS = ("転入者数（国内）", "転入者数（国外）", "転入者数（計）", "出生者数", "その他（記載）", "記載計",
+                   "転出者数（国内）", "転出者数（国外）", "転出者数（計）", "死亡者数", "その他（消除）", "消除計",
+                   "増減数", "増減率（％）", "自然増減数", "自然増減率（％）", "社会増減数", "社会増減率（％）")
+AGE_LABELS = {g: (f"{g.split('-')[0]}～{g.split('-')[1]}歳" if "-" in g else "100歳以上") for g in AGE_GROUPS}
 
 
 def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     """年齢階級別人口 「1月1日現在」: one row per (区分, 性別), a column per 5-year group."""
-    population = stats.population(con, reference_date(year))
-    labels = {g: (f"{g.split('-')[0]}～{g.split('-')[1]}歳" if "-" in g else "100歳以上") for g in AGE_GROUPS}
+    return pl.DataFrame(age_rows((MUNICIPALITY_CODE, PREFECTURE, CITY), stats.population(con, reference_date(year))))
+
+
+def age_rows(where: tuple[str, str, str], population: pl.DataFrame) -> list[dict]:
+    """The 年齢階級別人口 rows (one per 区分 and 性別) of one area from its population frame."""
+    code, prefecture, name = where
     rows = []
     for label, groups in GROUPS:
         for sex, sex_label in ((None, "計"), ("1", "男"), ("2", "女")):
@@ -102,10 +129,10 @@ def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
             if sex:
                 part = part.filter(pl.col("sex") == sex)
             by_group = dict(part.group_by("age_group").agg(pl.col("residents").sum()).iter_rows())
-            rows.append({"団体コード": MUNICIPALITY_CODE, "都道府県名": PREFECTURE, "市区町村名": CITY,
+            rows.append({"団体コード": code, "都道府県名": prefecture, "市区町村名": name,
                          "区分": label, "性別": sex_label, "総数": int(part["residents"].sum()),
-                         **{labels[g]: int(by_group.get(g, 0)) for g in AGE_GROUPS}})
-    return pl.DataFrame(rows)
+                         **{AGE_LABELS[g]: int(by_group.get(g, 0)) for g in AGE_GROUPS}})
+    return rows
 
 
 def write_report(con: duckdb.DuckDBPyConnection, year: int, folder: Path) -> list[Path]:

@@ -444,3 +444,12 @@ def test_every_business_day_gets_its_statistics_even_without_a_file(register, mo
     publish.write_statistics(register.con, "run-2", stats_uri)
     changed = {name for name, data in tree(register.root / "stats").items() if before.get(name) != data}
     assert {name.partition("/")[0] for name in changed} == {"2026-04-28"} and "2026-04-28/movements.csv" in changed
+
+
+def test_report_bytes_are_pinned(city, tmp_path):
+    """The report's bytes as written before its rows were built by functions the roll-up shares."""
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in write_report(city.con, YEAR, tmp_path)}
+    assert digests == {
+        f"{YEAR}_人口動態及び世帯数.csv": "5de4d381c5ce68ac5a7914ba8966bf8d2d7ced436f2578af3a5009274722a5d0",
+        f"{YEAR}_年齢階級別人口.csv": "f982a859dccbae1dde672e5f53877111bdaadbc44bbe0c761a0c9983c4e6bda5",
+    }

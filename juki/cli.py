@@ -62,6 +62,14 @@ EXAMPLES = {
         examples:
           juki generate --out data/inbox --residents 5000 --days 30
           juki generate --out /tmp/city --seed 7""",
+    "rollup": """\
+        examples:
+          juki rollup --date 2026-04-30 --cities nation/cities.yaml --out report/2026-04-30
+          juki rollup --date 2026-12-31 --from 2026-01-01 --cities nation/cities.yaml --out report/2026
+          juki rollup --date 2026-04-30 --cities three.yaml --expect listed --out /tmp/r; echo "exit $?"
+
+        exit status: 0 every expected municipality reported and balanced; 1 the tables are written but
+        incomplete (see <D>_報告状況.csv and the 集計状況 column); 2 usage error (bad date, cities file).""",
 }
 
 
@@ -260,6 +268,36 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
     generate.add_argument("--days", type=int, default=20, help="calendar days after the baseline (default: 20)")
     generate.add_argument("--start", type=_date, default=dt.date(2026, 4, 1), help="baseline business date")
     generate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    rollup = command("rollup", "The national roll-up (全国集計): every city's statistics files for a date, "
+                               "checked and summed into the survey's tables for the nation, each prefecture, "
+                               "municipality and 区.")
+    rollup.description = """\
+Read every listed city's statistics files (stats/<date>/population, households and balance .parquet, through
+fsspec: local folders or object storage URIs), check each city's balance, and write the tables of
+総務省「住民基本台帳に基づく人口、人口動態及び世帯数調査」 in the layout and labels of `juki stats report`:
+one block of rows for the nation (団体コード 000000, 全国), each prefecture, each municipality and each 区 of a
+政令指定都市 (its towns mapped by the city's `wards` CSV town_code,ward_code), with a last column 集計状況:
+完了, or 不完全 with the numbers of municipalities under the row that are missing or failing.
+
+Population and households are those at the end of --date; the movements (人口動態) are the sum of the balance
+files of every statistics date in --from..--date (default: --date alone). The files' periods must chain; a
+--from inside a file's period widens the period to that file's start (<D>_報告状況.csv gives each city's).
+A city fails when a file breaks its identity (residents_before + net_change = residents_after), when the
+files leave a gap or restate a published figure (a chain break), or when the end of the period does not
+agree with population.parquet. A failing or missing city's figures are NOT added: its rows are empty and
+every row above it says 不完全. Written into --out: <D>_人口動態及び世帯数.csv, <D>_年齢階級別人口.csv,
+<D>_報告状況.csv (every expected municipality: reported / missing / failing and why) and
+<D>_人口ピラミッド.png (the nation). Runs the Prefect flow `rollup`."""
+    rollup.add_argument("--date", dest="date_to", type=_date, required=True, metavar="D",
+                        help="the statistics date D: population at its end, the last day of the movements")
+    rollup.add_argument("--from", dest="date_from", type=_date, metavar="F",
+                        help="the first day of the movements (default: D, i.e. D's own balance file)")
+    rollup.add_argument("--cities", required=True, metavar="CITIES.yaml",
+                        help="the cities file (cities: [{name, municipality_code, store | stats, wards?}])")
+    rollup.add_argument("--expect", choices=("nation", "listed"), default="nation",
+                        help="who must report: every municipality of data/reference/municipalities.csv "
+                             "(nation, the default) or only those in the cities file (listed)")
+    rollup.add_argument("--out", required=True, metavar="DIR", help="the folder to write the tables into (fsspec URI allowed)")
     return parser
 
 
@@ -706,7 +744,42 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay, "retention": cmd_retention,
+def cmd_rollup(args) -> int:
+    from tasks import rollup
+
+    if args.date_from and args.date_from > args.date_to:
+        raise UsageError("--from is after --date")
+    try:
+        cities = rollup.load_cities(args.cities)
+        reference, _ = rollup.reference()
+        rollup.expected_codes(reference, cities, args.expect)
+    except rollup.CitiesFileError as exc:
+        raise UsageError(str(exc)) from None
+    except (ImportError, OSError) as exc:  # the reference list is part of the install
+        raise UsageError(f"the reference list of municipalities cannot be read: {exc}") from None
+    from juki.runner import _start_prefect
+
+    _start_prefect()
+    from flows.rollup import rollup as rollup_flow
+
+    state = rollup_flow(date=args.date_to, date_from=args.date_from, cities_file=str(args.cities),
+                        out=str(args.out), expect=args.expect, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException) or not isinstance(result, dict):
+        print(f"juki rollup: {state.message or result}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in result["paths"]:
+        print(path)
+    reported = result["expected"] - len(result["missing"]) - len(result["failing"])
+    print(f"{reported} of {result['expected']} municipalities reported", file=sys.stderr)
+    if result["missing"]:
+        print(f"missing: {', '.join(result['missing'])}", file=sys.stderr)
+    if result["failing"]:
+        print(f"failing (figures not added): {', '.join(result['failing'])}", file=sys.stderr)
+    return EXIT_OK if result["complete"] else EXIT_FAILED
+
+
+COMMANDS = {"rollup": cmd_rollup, "ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay, "retention": cmd_retention,
             "publish": cmd_publish, "generate": cmd_generate}
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`juki generate`: a seeded, deterministic synthetic 川口市 written as change files.
+"""`juki generate`: a seeded, deterministic synthetic city (川口市 by default) written as change files.
 
 The generator keeps its own model of the register (residents, households, pending
 move-outs, cancellable events) so that every row it means to be valid is valid against
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import random
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +18,7 @@ import numpy as np
 from faker import Faker
 
 from schemas.business_calendar import is_business_day as _is_business_day
-from schemas.change_file import MUNICIPALITY_CODE, town_names
+from schemas.change_file import MUNICIPALITY_CODE, MUNICIPALITY_PREFIX, town_names
 from synthetic.broken import _break_baseline, _break_day
 from synthetic.calibration import CALIBRATION_POPULATION
 from synthetic.codes import _Codes
@@ -37,27 +38,38 @@ def _business_dates(start: datetime.date, days: int) -> tuple[datetime.date, lis
     return baseline, [d for d in later if _is_business_day(d)]
 
 
+@lru_cache(maxsize=4)
+def _pools(seed: int):
+    """Faker's name and address pools for a seed; read only, so cities laid out together share them (they
+    take most of a small city's time)."""
+    fake = Faker("ja_JP")
+    fake.seed_instance(seed)
+    return _build_pools(fake)
+
+
 def generate_city(out_dir: str | Path, residents: int = 607_000, days: int = 20,
                   start: datetime.date = datetime.date(2026, 4, 1), seed: int = 1,
                   progress: Callable[[str], None] | None = None,
-                  municipality_code: str = MUNICIPALITY_CODE) -> list[Path]:
+                  municipality_code: str = MUNICIPALITY_CODE, city_name: str = MUNICIPALITY_PREFIX,
+                  pool_seed: int | None = None) -> list[Path]:
     """Write a BASELINE file and one change file per business day after it; return the paths in order.
 
-    Every city has 川口市's town list; `municipality_code` only names the files (for many-cities tests)."""
+    Every city has the project's town list (data/reference/towns.csv, the only one the row rules accept);
+    `municipality_code` names the files and `city_name` (都道府県 + 市区町村) begins the 本籍 written in the
+    city itself. `pool_seed` (default: `seed`) seeds the Faker pools of names and addresses."""
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     (out / "truth").mkdir(parents=True, exist_ok=True)
     baseline_date, business_days = _business_dates(start, days)
     rr = random.Random(seed)
     np_rng = np.random.default_rng(seed)
-    fake = Faker("ja_JP")
-    fake.seed_instance(seed)
     scale = residents / CALIBRATION_POPULATION
     codes = _Codes(np_rng)
     codes.refill(int(residents * 1.01) + int(days * scale * 400) + 1_000)
     towns, cum, fcum = _town_weights(rr, town_names())
-    c = _City(rr=rr, codes=codes, pools=_build_pools(fake), baseline_day=baseline_date.toordinal(),
-              towns=towns, town_cum=cum, foreign_town_cum=fcum, np_rng=np_rng, rr_seed=seed)
+    c = _City(rr=rr, codes=codes, pools=_pools(seed if pool_seed is None else pool_seed),
+              baseline_day=baseline_date.toordinal(), towns=towns, town_cum=cum, foreign_town_cum=fcum,
+              np_rng=np_rng, rr_seed=seed, city_name=city_name)
     _build_baseline(c, residents)
     tag = baseline_date.strftime("%Y%m%d")
     order = [pid for members in c.h_members for pid in members]

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from schemas.change_file import MUNICIPALITY_PREFIX, resident_code_check_digit, town_names
+from schemas.change_file import resident_code_check_digit, town_names
 from synthetic.calibration import (
     ABROAD_SHARE,
     AUTHORITY_SHARE,
@@ -574,7 +574,7 @@ def _ev_nationality_change(d: _Day, _group: str, _max: int) -> int:
     c.nat[pid] = "JP"
     c.alias[pid] = c.fcat[pid] = c.rstatus[pid] = c.card[pid] = ""
     c.expiry[pid] = 0
-    c.honseki[pid] = f"{MUNICIPALITY_PREFIX}{town_names()[c.town[pid]]}{rr.randint(1, 3000)}番地" \
+    c.honseki[pid] = f"{c.city_name}{town_names()[c.town[pid]]}{rr.randint(1, 3000)}番地" \
         if rr.random() < 0.7 else _honseki(c)
     c.hittousha[pid] = f"{names[0]}　{names[1]}" if rename else f"{names[2]}　{names[3]}"
     d.emit(pid, "NATIONALITY_CHANGE", e, nationality="JP", honseki=c.honseki[pid], hittousha=c.hittousha[pid])

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from faker import Faker
 
+from schemas.change_file import MUNICIPALITY_PREFIX
 from synthetic.codes import _Codes, _household_number
 from synthetic.names import ORIGINS
 
@@ -140,6 +141,7 @@ class _City:
     recent_moves: list[tuple[str, int, int, tuple]] = field(default_factory=list)
     move_outs: list[int] = field(default_factory=list)  # persons removed by a MOVE_OUT, a 転出確定 may follow
     rr_seed: int = 0  # the seed of the city, for the streams of draws kept apart (転出確定)
+    city_name: str = MUNICIPALITY_PREFIX  # 都道府県 + 市区町村 as the city's own 本籍 are written
     past_ids: list[str] = field(default_factory=list)              # applied event ids, a sample
     baseline_ids: list[tuple[str, int]] = field(default_factory=list)  # (event_id, person), a sample
     cancel_log: list[tuple[str, int, str]] = field(default_factory=list)  # (CANCEL id, person, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import random
 
-from schemas.change_file import MUNICIPALITY_PREFIX, town_names
+from schemas.change_file import town_names
 from synthetic.calibration import NO_FAMILY_STATUSES, STATUS_WEIGHTS
 from synthetic.codes import _card_number, _mn
 from synthetic.model import CURRENT, _City, _iso, _weighted
@@ -100,10 +100,10 @@ def _name(c: _City, nat: str, sex: str, family: tuple[str, str] | None = None) -
 
 
 def _honseki(c: _City) -> str:
-    """本籍: often in 川口市 itself, else an address elsewhere in Japan."""
+    """本籍: often in the city itself, else an address elsewhere in Japan."""
     rr = c.rr
     if rr.random() < 0.4:
-        return f"{MUNICIPALITY_PREFIX}{town_names()[rr.choice(c.towns)]}{rr.randint(1, 3000)}番地"
+        return f"{c.city_name}{town_names()[rr.choice(c.towns)]}{rr.randint(1, 3000)}番地"
     pref, city, _w = rr.choice(ORIGINS)
     return f"{pref}{city}{rr.choice(c.pools.outside_towns)}{rr.randint(1, 3000)}番地"
 

@@ -32,7 +32,7 @@ def run_daily_linkage(settings: Settings, files: list[str] | None = None, inbox:
 
     state = daily_linkage(files=files, inbox=inbox, until=until, store=str(settings.store),
                           max_refused_share=settings.max_refused_share, max_days_ahead=settings.max_days_ahead,
-                          return_state=True)
+                          municipality_code=settings.municipality_code, return_state=True)
     if (busy := _busy(state)) is not None:
         return busy
     result = _outcome(state)
@@ -121,3 +121,34 @@ def run_retention(settings: Settings, as_of: dt.date | None, years: int, quarant
         return 1
     print(result["summary"], file=sys.stderr if state.is_failed() else sys.stdout)
     return 1 if state.is_failed() else 0
+
+
+def run_many_cities(cities: list[dict], until: dt.date | None = None, as_json: bool = False) -> int:
+    """Run the many-cities flow; 0 when every city's run completed, 1 otherwise."""
+    _start_prefect()
+    from flows.many_cities import many_cities
+
+    state = many_cities(cities=cities, until=until, return_state=True)
+    result = _outcome(state)
+    if isinstance(result, BaseException):
+        print(f"juki: {result}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(cities_table(result))
+    if state.is_failed():
+        print(state.message, file=sys.stderr)
+    return 1 if state.is_failed() else 0
+
+
+def cities_table(results: list[dict]) -> str:
+    """The cities of a many-cities run as an aligned text table."""
+    head = ("city", "code", "status", "files", "applied", "quarantined")
+    rows = [head] + [(r["city"], r["municipality_code"], r["status"], str(r["files"]), str(r["rows_applied"]),
+                      str(r["rows_quarantined"])) for r in results]
+    # East Asian characters take two columns in a terminal
+    width = lambda text: sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)  # noqa: E731
+    widths = [max(width(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c + " " * (w - width(c)) if i < 3 else " " * (w - width(c)) + c
+                               for i, (c, w) in enumerate(zip(r, widths))) for r in rows)

@@ -42,7 +42,10 @@ class Settings:
     @classmethod
     def resolve(cls, store: str | os.PathLike | None = None, **overrides) -> "Settings":
         """--store PATH, else $JUKI_STORE, else data/registry.duckdb; --subscribers, else $JUKI_SUBSCRIBERS;
-        --max-days-ahead, else $JUKI_MAX_DAYS_AHEAD, else 0; the city's name: $JUKI_CITY_NAME, else 埼玉県川口市."""
+        --max-days-ahead, else $JUKI_MAX_DAYS_AHEAD, else 0; the city's name: $JUKI_CITY_NAME, else 埼玉県川口市;
+        its 団体コード: $JUKI_MUNICIPALITY_CODE, else 112038."""
+        if overrides.get("municipality_code") is None and os.environ.get("JUKI_MUNICIPALITY_CODE", "").strip():
+            overrides["municipality_code"] = os.environ["JUKI_MUNICIPALITY_CODE"].strip()
         if overrides.get("city_name") is None and os.environ.get("JUKI_CITY_NAME", "").strip():
             overrides["city_name"] = os.environ["JUKI_CITY_NAME"].strip()
         if overrides.get("subscribers") is None:

@@ -302,18 +302,18 @@ def _sql(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
-def _address(record: str | None = None) -> pl.Expr:
-    """埼玉県川口市 + town name + address_line (null when the town is unknown)."""
+def _address(record: str | None = None, city_name: str = MUNICIPALITY_PREFIX) -> pl.Expr:
+    """The city's name (埼玉県川口市) + town name + address_line (null when the town is unknown)."""
     town = pl.col("town_code") if record is None else pl.col(record).struct.field("town_code")
     line = pl.col("address_line") if record is None else pl.col(record).struct.field("address_line")
     names = town_names()
-    return pl.concat_str([pl.lit(MUNICIPALITY_PREFIX),
+    return pl.concat_str([pl.lit(city_name),
                           town.replace_strict(list(names), list(names.values()), default=None, return_dtype=pl.String),
                           line])
 
 
-def conbini_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
-                  subscriber: Subscriber | str = "conbini") -> tuple[pl.DataFrame, dict[str, int]]:
+def conbini_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date, subscriber: Subscriber | str = "conbini",
+                  city_name: str | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
     """The snapshot's rows (residents on as_of who are kept, by resident_code) and the excluded counts by reason."""
     sub = _resolve(subscriber)
     define_household_heads(con)
@@ -324,7 +324,7 @@ def conbini_frame(con: duckdb.DuckDBPyConnection, as_of: dt.date,
         reason = pl.when(flags[name]).then(pl.lit(name)).otherwise(reason)
     residents = residents.with_columns(excluded_reason=reason).with_columns(
         household_certificate_blocked=pl.col("excluded_reason").is_not_null().any().over("household_id"),
-        address=_address(),
+        address=_address(city_name=city_name or MUNICIPALITY_PREFIX),
     )
     counts = residents["excluded_reason"].value_counts()
     excluded = {name: 0 for name in sub.exclude}
@@ -356,13 +356,14 @@ def read_manifest(target: str) -> dict | None:
 
 def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.date, key: bytes | None,
                     plaintext: bool, run_id: str, subscriber: Subscriber | str = "conbini",
-                    delivery_no: int | None = None, settle: bool = True) -> dict:
+                    delivery_no: int | None = None, settle: bool = True, city_name: str | None = None) -> dict:
     """Publish the snapshot for as_of (intent, data file, manifest.json, ledger rows, old file deleted); the manifest.
 
     `delivery_no` is the newest applied delivery the snapshot reflects (default: the newest dated on or before
     as_of, so a re-issue as of an older date leaves the watermark where it is); the snapshot's watermark moves
     to it, never back, in the transaction that writes the ledger row. `settle=False` stops
-    after the manifest, as a process killed there would (the replay of a run that crashed there)."""
+    after the manifest, as a process killed there would (the replay of a run that crashed there). `city_name`
+    begins the addresses (default: the synthetic city's, 埼玉県川口市)."""
     from tasks import snapshot_writer
 
     sub = _resolve(subscriber)
@@ -376,7 +377,8 @@ def publish_conbini(con: duckdb.DuckDBPyConnection, target_uri: str, as_of: dt.d
     snapshot_id = max(previous["snapshot_id"] if previous else 0, recorded) + 1
     name = f"residents-{snapshot_id}{suffix}"
     # streamed from DuckDB into the target's temporary file: the same bytes conbini_frame + parquet_bytes give
-    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(), MUNICIPALITY_PREFIX)
+    query, params = snapshot_writer.conbini_query(sub.fields, sub.exclude, town_names(),
+                                                  city_name or MUNICIPALITY_PREFIX)
     temporary = f"{root}/.{name}.{secrets.token_hex(6)}.tmp"
 
     residents = residents_on(con, as_of)
@@ -717,7 +719,7 @@ def feed_frame(con: duckdb.DuckDBPyConnection, subscriber: Subscriber | str, del
         if f == "resident_code":  # from the event: a cancelled addition leaves no record to take it from
             columns[f] = pl.col("code_in_force")
         elif f == "address":
-            columns[f] = _address("record")
+            columns[f] = _address("record", city)
         else:
             columns[f] = record.field(f)
     return entries.select(

@@ -115,7 +115,8 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
     `subscribers` is the subscribers YAML (default schemas/subscribers.yaml); `target_for` overrides where
     each subscriber's files go (the replay sends every one into its scratch folder); `until` bounds each
     output's deliveries by its name (the replay of a run that crashed publishes only what that run did);
-    `city_name` decides which 附票 feed a person's 本籍 routes them to (default: the synthetic city's)."""
+    `city_name` begins the addresses and decides which 附票 feed a person's 本籍 routes them to (default: the
+    synthetic city's)."""
     published: dict[str, list] = {}
     problems: dict[str, str] = {}
     events_seen: dict = {}  # each delivery's events, read once for all the feeds
@@ -142,7 +143,8 @@ def publish_handoffs(con: duckdb.DuckDBPyConnection, run_id: str, store_root: Pa
                 (as_of,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "
                                        "and delivery_no <= ?", [reflects]).fetchall()[0]
                 published[sub.name].append(handoff.publish_conbini(con, target, as_of, key, plaintext, run_id,
-                                                                   subscriber=sub, delivery_no=reflects))
+                                                                   subscriber=sub, delivery_no=reflects,
+                                                                   city_name=city_name))
         except handoff.HandoffError as exc:  # a refusal (no key, a broken target manifest): say it, go on
             problems[sub.name] = str(exc)
             log(f"{sub.name}: {exc}")

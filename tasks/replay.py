@@ -521,7 +521,7 @@ def _republish(con: duckdb.DuckDBPyConnection, scratch: Settings, run: RecordedR
                                  settle=False)
         else:
             handoff.publish_conbini(con, target, dt.date.fromisoformat(entry["as_of"]), None, True, run.run_id,
-                                    subscriber=sub, delivery_no=delivery_no, settle=False)
+                                    subscriber=sub, delivery_no=delivery_no, settle=False, city_name=scratch.city_name)
 
 
 # --- comparing -----------------------------------------------------------------------------------

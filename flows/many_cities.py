@@ -42,14 +42,18 @@ class City(BaseModel):
     store: str = Field(description="the city's DuckDB store; its inbox, archive, stats and outbox sit beside it")
     inbox: str | None = Field(None, description="fsspec URI of the inbox (default: inbox/ beside the store)")
     subscribers: str | None = Field(None, description="the city's subscribers YAML (targets and key variables)")
+    stats: str | None = Field(None, description="fsspec URI of its statistics (default: stats/ beside the store)")
+    wards: str | None = Field(None, description="a 政令指定都市's CSV town_code,ward_code (its 区 for the roll-up)")
+    city_name: str | None = Field(None, description="都道府県 + 市区町村 as its 本籍 and addresses are written "
+                                                    "(default: $JUKI_CITY_NAME, else 埼玉県川口市)")
 
 
 @task(name="daily linkage of one city", task_run_name="daily linkage of {city.name}", cache_policy=NO_CACHE,
       persist_result=False, timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def link_city(city: City, until: dt.date | None = None) -> dict:
     """The city's new inbox files through the daily run, in its own store; a summary without personal data."""
-    settings = Settings.resolve(city.store, inbox=city.inbox, subscribers=city.subscribers,
-                                municipality_code=city.municipality_code)
+    settings = Settings.resolve(city.store, inbox=city.inbox, subscribers=city.subscribers, stats=city.stats,
+                                municipality_code=city.municipality_code, city_name=city.city_name)
     run_id = str(task_run.get_id() or f"{city.name}-local")
     summary = {"city": city.name, "municipality_code": city.municipality_code, "run_id": run_id}
     try:

@@ -61,7 +61,8 @@ EXAMPLES = {
     "generate": """\
         examples:
           juki generate --out data/inbox --residents 5000 --days 30
-          juki generate --out /tmp/city --seed 7""",
+          juki generate --out /tmp/city --seed 7
+          juki generate --out /tmp/sapporo --municipality 011002 --scale 0.001   # 札幌市, ~1,960 residents""",
     "rollup": """\
         examples:
           juki rollup --date 2026-04-30 --cities nation/cities.yaml --out report/2026-04-30
@@ -70,6 +71,16 @@ EXAMPLES = {
 
         exit status: 0 every expected municipality reported and balanced; 1 the tables are written but
         incomplete (see <D>_報告状況.csv and the 集計状況 column); 2 usage error (bad date, cities file).""",
+    "nation": """\
+        examples:
+          juki nation layout --out /tmp/nation --cities 50 --scale 0.0001 --days 5
+          juki nation layout --out /tmp/saitama --prefecture 11 --scale 0.001
+          juki nation layout --out /tmp/three --codes 112038,011002,131016
+          juki many-cities --cities /tmp/nation/cities.yaml""",
+    "many-cities": """\
+        examples:
+          juki many-cities --cities /tmp/nation/cities.yaml
+          juki many-cities --cities cities.yaml --until 2026-04-10 --json""",
 }
 
 
@@ -264,7 +275,14 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
 
     generate = command("generate", "Write a seeded synthetic city: a BASELINE file and daily change files.")
     generate.add_argument("--out", required=True, help="the folder to write into")
-    generate.add_argument("--residents", type=int, default=607_000, help="city size (default: 607000, 川口市)")
+    generate.add_argument("--residents", type=int, help="city size (default: 607000, 川口市; with --municipality "
+                                                        "its population × --scale, at least 40)")
+    generate.add_argument("--municipality", metavar="CODE",
+                          help="the 団体コード of the municipality to simulate (data/reference/municipalities.csv): "
+                               "its code in the file names, its 都道府県名+市区町村名 in the records "
+                               "(default: 112038, 川口市); the towns stay the project's town list")
+    generate.add_argument("--scale", type=float, help="with --municipality: residents = population × F "
+                                                      "(default: 1)")
     generate.add_argument("--days", type=int, default=20, help="calendar days after the baseline (default: 20)")
     generate.add_argument("--start", type=_date, default=dt.date(2026, 4, 1), help="baseline business date")
     generate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
@@ -298,6 +316,42 @@ every row above it says 不完全. Written into --out: <D>_人口動態及び世
                         help="who must report: every municipality of data/reference/municipalities.csv "
                              "(nation, the default) or only those in the cities file (listed)")
     rollup.add_argument("--out", required=True, metavar="DIR", help="the folder to write the tables into (fsspec URI allowed)")
+
+    nation = command("nation", "A simulated nation: many municipalities' cities laid out for `juki many-cities`.")
+    nation_commands = nation.add_subparsers(dest="what", metavar="WHAT", required=True)
+    lay = nation_commands.add_parser(
+        "layout", help="generate the chosen municipalities' cities under --out",
+        epilog=textwrap.dedent(EXAMPLES["nation"]), formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Generate the chosen municipalities' cities (default: all 1,741) under --out, each of max(population × --scale, 40)
+residents with its own 団体コード in its file names and its 都道府県名+市区町村名 in its records:
+  OUT/cities.yaml                  the cities for `juki many-cities --cities` (paths relative to it)
+  OUT/<code>/inbox/                the city's BASELINE and daily change files (and their truth/)
+  OUT/<code>/subscribers.yaml      schemas/subscribers.yaml with the city's own keys (JUKI_<code>_CONBINI_KEY, ...)
+  OUT/<code>/wards.csv             for a 政令指定都市: town_code,ward_code, the towns in blocks over its 区
+  OUT/keys.env                     a fresh random key per variable (mode 0600; never printed)
+--cities N takes N spread over the prefectures: the largest municipality of each prefecture (in code order), then the
+second largest of each, and so on. A city's files depend only on its code, --scale, --days, --start, --seed.""")
+    chosen = lay.add_mutually_exclusive_group()
+    chosen.add_argument("--codes", help="comma-separated 団体コード, e.g. 112038,011002")
+    chosen.add_argument("--prefecture", metavar="CODE", help="only this prefecture's municipalities, e.g. 11")
+    lay.add_argument("--cities", type=int, metavar="N", help="N of them, spread over the prefectures")
+    lay.add_argument("--out", required=True, help="a new or empty folder")
+    lay.add_argument("--scale", type=float, default=0.0001, help="residents = population × F (default: 0.0001)")
+    lay.add_argument("--days", type=_days, default=5, help="calendar days after the baseline (default: 5)")
+    lay.add_argument("--start", type=_date, default=dt.date(2026, 4, 1), help="baseline business date")
+    lay.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+
+    many = command("many-cities", "Run the daily linkage of every city of a cities file at once (Dask).")
+    many.description = """\
+Run the many-cities flow: every city of --cities (YAML, `cities: [{name, municipality_code, store, inbox,
+subscribers, stats, wards, city_name}, ...]`, paths relative to it) takes its new inbox files into its own
+store, each a task on a local Dask cluster ($JUKI_DASK_ADDRESS: a running one). The cities' keys are read from
+keys.env beside the cities file when it is there (variables already set win); workers of a cluster elsewhere
+need them in their own environment. Exit status: 0 every city completed, 1 a city failed."""
+    many.add_argument("--cities", required=True, help="the cities file (YAML)")
+    many.add_argument("--until", type=_date, help="take files dated up to this day (YYYY-MM-DD)")
+    many.add_argument("--json", action="store_true", help="print only the cities' summaries as JSON")
     return parser
 
 
@@ -679,7 +733,7 @@ def cmd_handoff(args) -> int:
             as_of = args.as_of or latest_business_date(con)
             check_known(con, as_of or dt.date.today())
             manifest = handoff.publish_conbini(con, handoff.target_uri(subscriber, settings.root, args.target),
-                                               as_of, key, args.plaintext, run_id="cli")
+                                               as_of, key, args.plaintext, run_id="cli", city_name=settings.city_name)
             disclosure.record_publish(con, subscriber, manifest, "cli")
             chain.seal(con)  # written outside a run: sealed at once, not by the next run
     except handoff.KeyMissing as exc:
@@ -736,10 +790,23 @@ def cmd_publish(args) -> int:
 def cmd_generate(args) -> int:
     from synthetic.city import generate_city
 
-    if args.residents < 1 or args.days < 0:
+    if (args.residents is not None and args.residents < 1) or args.days < 0:
         raise UsageError("--residents must be at least 1 and --days at least 0")
-    paths = generate_city(args.out, residents=args.residents, days=args.days, start=args.start,
-                          seed=args.seed, progress=lambda m: print(m, file=sys.stderr))
+    if args.scale is not None and (args.municipality is None or args.scale <= 0):
+        raise UsageError("--scale goes with --municipality and must be above 0")
+    say = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if args.municipality:
+        from synthetic.nation import LayoutError, generate_municipality
+
+        try:
+            paths = generate_municipality(args.out, args.municipality, scale=args.scale or 1.0,
+                                          residents=args.residents, days=args.days, start=args.start,
+                                          seed=args.seed, progress=say)
+        except LayoutError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        paths = generate_city(args.out, residents=args.residents or 607_000, days=args.days, start=args.start,
+                              seed=args.seed, progress=say)
     print(f"wrote {len(paths)} change files into {args.out}", file=sys.stderr)
     return EXIT_OK
 
@@ -779,8 +846,45 @@ def cmd_rollup(args) -> int:
     return EXIT_OK if result["complete"] else EXIT_FAILED
 
 
+def cmd_nation(args) -> int:
+    from pathlib import Path
+
+    from synthetic.nation import LayoutError, choose, layout
+
+    if args.scale <= 0:
+        raise UsageError("--scale must be above 0")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out} is not a new or empty folder")
+    try:
+        codes = [c.strip() for c in args.codes.split(",") if c.strip()] if args.codes else None
+        chosen = choose(cities=args.cities, codes=codes, prefecture=args.prefecture)
+        print(f"laying out {len(chosen)} municipalities at scale {args.scale} into {out}", file=sys.stderr)
+        done = layout(out, chosen, scale=args.scale, days=args.days, start=args.start, seed=args.seed,
+                      progress=lambda m: print(m, file=sys.stderr))
+    except LayoutError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"laid out {done['cities']} cities ({done['residents']:,} residents, {done['files']} files) in "
+          f"{done['seconds']} s: juki many-cities --cities {out / 'cities.yaml'}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_many_cities(args) -> int:
+    from juki.runner import run_many_cities
+    from juki_core.cities import CitiesError, keys_beside, load_cities, load_keys
+
+    try:
+        cities = load_cities(args.cities)
+        keys = keys_beside(args.cities)
+        for name, value in (load_keys(keys) if keys.is_file() else {}).items():
+            os.environ.setdefault(name, value)  # a variable set by the caller wins
+    except CitiesError as exc:
+        raise UsageError(str(exc)) from None
+    return run_many_cities(cities, args.until, args.json)
+
+
 COMMANDS = {"rollup": cmd_rollup, "ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay, "retention": cmd_retention,
-            "publish": cmd_publish, "generate": cmd_generate}
+            "publish": cmd_publish, "generate": cmd_generate, "nation": cmd_nation, "many-cities": cmd_many_cities}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -62,3 +62,55 @@ def register(tmp_path: Path):
     reg = Register(tmp_path)
     yield reg
     reg.con.close()
+
+
+# A few municipalities as schemas/municipalities.py gives them (real codes, rounded populations), so the
+# nation's tests need neither the reference file nor its size.
+NATION_ROWS = [
+    # municipality_code, prefecture_code, prefecture, name, kind, parent_code, population
+    ("011002", "01", "北海道", "札幌市", "designated_city", "", 1_960_000),
+    ("011011", "01", "北海道", "札幌市中央区", "ward", "011002", 250_000),
+    ("011029", "01", "北海道", "札幌市北区", "ward", "011002", 285_000),
+    ("012041", "01", "北海道", "旭川市", "city", "", 320_000),
+    ("014729", "01", "北海道", "音威子府村", "village", "", 650),
+    ("111007", "11", "埼玉県", "さいたま市", "designated_city", "", 1_340_000),
+    ("111015", "11", "埼玉県", "さいたま市西区", "ward", "111007", 94_000),
+    ("111023", "11", "埼玉県", "さいたま市北区", "ward", "111007", 148_000),
+    ("111031", "11", "埼玉県", "さいたま市大宮区", "ward", "111007", 122_000),
+    ("112038", "11", "埼玉県", "川口市", "city", "", 607_000),
+    ("112241", "11", "埼玉県", "蕨市", "city", "", 75_000),
+    ("131016", "13", "東京都", "千代田区", "special_ward", "", 68_000),
+    ("132012", "13", "東京都", "八王子市", "city", "", 560_000),
+]
+
+
+@pytest.fixture
+def nation_reference(monkeypatch):
+    """schemas.municipalities replaced by NATION_ROWS (the interface of common.md)."""
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    import schemas
+
+    @dataclass(frozen=True)
+    class Municipality:
+        municipality_code: str
+        prefecture_code: str
+        prefecture: str
+        name: str
+        kind: str
+        parent_code: str
+        population: int
+        households: int | None = None
+        towns: int | None = None
+
+    rows = [Municipality(*r) for r in NATION_ROWS]
+    fake = types.ModuleType("schemas.municipalities")
+    fake.Municipality = Municipality
+    fake.municipalities = lambda: rows
+    fake.municipality = lambda code: {m.municipality_code: m for m in rows}[code]
+    fake.prefectures = lambda: {"01": ("010006", "北海道"), "11": ("110001", "埼玉県"), "13": ("130001", "東京都")}
+    monkeypatch.setitem(sys.modules, "schemas.municipalities", fake)
+    monkeypatch.setattr(schemas, "municipalities", fake, raising=False)
+    return rows

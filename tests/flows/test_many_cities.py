@@ -59,3 +59,41 @@ def test_three_cities_run_in_parallel_each_into_its_own_store(prefect_api, tmp_p
     # the replay takes each city's recorded municipality code and subscribers, not the default's
     report = replay(Settings(store=tmp_path / "kawagoe" / "registry.duckdb"), tmp_path / "scratch", verify=True)
     assert report.ok, report.summary()
+
+
+@pytest.mark.slow
+def test_a_laid_out_nation_runs_through_juki_many_cities(prefect_api, nation_reference, tmp_path, capsys,
+                                                         monkeypatch):
+    """`juki nation layout` then `juki many-cities`: every city completes in its own store with its own keys
+    (read from keys.env beside the cities file), and its hand-offs name it."""
+    import io
+    import json
+
+    import polars as pl
+
+    from juki.cli import main
+    from juki_core.cities import load_keys
+    from tasks.handoff import decrypt
+
+    out = tmp_path / "nation"
+    assert main(["nation", "layout", "--out", str(out), "--codes", "112038,111007,014729", "--days", "2"]) == 0
+    keys = load_keys(out / "keys.env")
+    for name in keys:  # the run puts them into the environment: gone again after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    capsys.readouterr()
+
+    status = main(["many-cities", "--cities", str(out / "cities.yaml"), "--json"])
+    results = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert [(r["municipality_code"], r["status"]) for r in results] == [
+        ("014729", "completed"), ("111007", "completed"), ("112038", "completed")]
+    for r in results:
+        code = r["municipality_code"]
+        assert r["files"] == 3 and r["rows_applied"] >= 40
+        assert any((out / code / "stats").iterdir())
+        target = out / code / "outbox" / "conbini"
+        manifest = json.loads((target / "manifest.json").read_text())
+        blob = decrypt((target / manifest["file"]).read_bytes(), bytes.fromhex(keys[f"JUKI_{code}_CONBINI_KEY"]))
+        assert pl.read_parquet(io.BytesIO(blob))["address"].str.starts_with(r["city"]).all()

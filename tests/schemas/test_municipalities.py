@@ -88,7 +88,7 @@ def test_the_csv_has_the_agreed_columns_and_every_figure_has_a_source():
         sources = {r["municipality_code"]: r for r in csv.DictReader(f)}
     assert set(sources) == {m.municipality_code for m in municipalities()}
     assert {s["population_source"] for s in sources.values()} <= {
-        "geonames", "geonames_name_stem", "estimated_prefecture_kind_median_per_town",
+        "geonames", "geonames_name_stem", "geonames_romaji", "estimated_prefecture_kind_median_per_town",
         "estimated_national_kind_median_per_town", "estimated_city_split_by_towns"}
     assert all(sources[m.municipality_code]["population_source"] == "estimated_city_split_by_towns"
                for m in municipalities() if m.kind == "ward")
@@ -119,4 +119,8 @@ def test_the_build_script_splits_exactly_and_agrees_on_check_digits():
     assert script.split_by_weight(10, [1, 1, 1]) == [4, 3, 3]
     assert sum(script.split_by_weight(1_234_567, [990, 0, 17, 5])) == 1_234_567
     assert script.without_chome("上島一丁目") == "上島" and script.without_chome("上島") == "上島"
+    assert [script.romaji(k) for k in ("いな", "くっちゃん", "きょうと", "しんじゅく")] == [
+        "ina", "kutchan", "kyouto", "shinjuku"]
+    assert script.latin_key("Sōka") == script.latin_key("Souka") == script.romaji_stem("草加市", "そうかし") == "soka"
+    assert script.romaji_stem("伊奈町", "いなまち") == "ina" and script.romaji_stem("伊奈町", "イナ") is None
     assert all(script.check_digit(m.municipality_code[:5]) == m.municipality_code[5] for m in municipalities())

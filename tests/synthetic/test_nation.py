@@ -100,3 +100,15 @@ def test_a_city_is_the_same_whichever_others_are_laid_out(nation_reference, tmp_
     layout(tmp_path / "two", choose(codes=["112241", "131016"]), days=2)
     first, second = (sorted((tmp_path / n / "112241" / "inbox").glob("*.csv")) for n in ("one", "two"))
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_the_real_reference_list_can_be_laid_out():
+    """All 1,741; N cities reach every prefecture first; every name fits the CP932 days of the files."""
+    from synthetic.nation import full_name
+
+    every = choose()
+    assert len(every) == 1741
+    assert len({m.prefecture_code for m in choose(cities=47)}) == 47
+    for m in every:
+        full_name(m).encode("cp932")
+

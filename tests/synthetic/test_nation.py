@@ -70,7 +70,7 @@ def test_layout_of_three_municipalities(nation_reference, tmp_path):
 
     cities = load_cities(out / "cities.yaml")
     assert [c["municipality_code"] for c in cities] == ["014729", "111007", "112038"]
-    assert [c["name"] for c in cities] == ["北海道音威子府村", "埼玉県さいたま市", "埼玉県川口市"]
+    assert [c["name"] for c in cities] == ["北海道幌加内町", "埼玉県さいたま市", "埼玉県川口市"]
     assert cities[0]["store"] == str(out.resolve() / "014729" / "registry.duckdb")
     assert [bool(c.get("wards")) for c in cities] == [False, True, False]
 

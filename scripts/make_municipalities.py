@@ -259,7 +259,7 @@ def romaji_stem(name: str, kana: str) -> str | None:
 
 
 def match_populations(rows: list[dict], places: list[dict], kana: dict[str, str]) -> dict[str, tuple[int, str]]:
-    """municipality_code -> (GeoNames population, how matched) where one place in the prefecture has its name.
+    """municipality_code -> (GeoNames population, how matched) where one peopled place of the prefecture has its name.
 
     First the full name (川口市); else the name without its 市/町/村/区 (市川); else the romanised reading
     without its suffix (いな -> Ina), each stem only when no other municipality of the prefecture shares it,
@@ -273,8 +273,8 @@ def match_populations(rows: list[dict], places: list[dict], kana: dict[str, str]
     admin1 = admin1_of_prefecture(municipalities, by_name)
 
     def unique_place(name: str, prefecture_code: str) -> dict | None:
-        hits = [p for p in by_name.get(name, ()) if p["admin1code"] == admin1[prefecture_code]]
-        return hits[0] if len(hits) == 1 and hits[0]["population"] > 0 else None
+        hits = [p for p in by_name.get(name, ()) if p["admin1code"] == admin1[prefecture_code] and p["population"]]
+        return hits[0] if len(hits) == 1 else None
 
     found, taken = {}, set()
     for row in municipalities:
@@ -305,10 +305,10 @@ def match_populations(rows: list[dict], places: list[dict], kana: dict[str, str]
         if row["municipality_code"] in found or not reading or shared[(row["prefecture_code"], reading)] > 1:
             continue
         hits = {p["geonameid"]: p for p in by_latin.get(reading, ())
-                if p["admin1code"] == admin1[row["prefecture_code"]]}
+                if p["admin1code"] == admin1[row["prefecture_code"]] and p["population"]}
         if len(hits) == 1:
             (place,) = hits.values()
-            if place["population"] > 0 and place["geonameid"] not in taken:
+            if place["geonameid"] not in taken:
                 found[row["municipality_code"]] = (place["population"], "geonames_romaji")
                 taken.add(place["geonameid"])
     return found

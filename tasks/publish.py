@@ -15,7 +15,7 @@ from typing import Callable
 
 import duckdb
 
-from schemas.business_calendar import business_days
+from schemas.business_calendar import business_days, is_business_day
 from tasks import handoff, stats, stats_files
 from tasks.faults import fault
 from tasks.summary import first_baseline_date, last_baseline_date
@@ -57,6 +57,21 @@ def statistics_dates(con: duckdb.DuckDBPyConnection, stats_uri: str,
     return sorted(days)
 
 
+def balance_period_from(con: duckdb.DuckDBPyConnection, day: dt.date) -> dt.date | None:
+    """The first day of the date's balance file: the day after the previous statistics date (a business day or
+    an applied file's date, not before the last BASELINE file's), so the days the office is closed fold into the
+    next date and the files sum to any period; None on dates up to the last BASELINE file (no balance file)."""
+    last = last_baseline_date(con)
+    if last is None or day <= last:
+        return None
+    (filed,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "
+                           "and business_date < $day", {"day": day}).fetchall()[0]
+    previous = day - dt.timedelta(days=1)
+    while previous > last and previous != filed and not is_business_day(previous):
+        previous -= dt.timedelta(days=1)
+    return previous + dt.timedelta(days=1)
+
+
 @dataclass
 class StatisticsOutput:
     """The files written for a run: name -> SHA-256, and the newest day's tables and pyramid."""
@@ -85,7 +100,7 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
     delivered = {day for _, day in pending}
     for day in days:
         if day >= first:  # the register knows nothing before its first BASELINE
-            out.day, out.tables = day, stats_files.daily_tables(con, day)
+            out.day, out.tables = day, stats_files.daily_tables(con, day, balance_period_from(con, day))
             out.digests |= stats_files.write_tables(out.tables, stats_uri, day, written=fault)
             if day == days[-1]:
                 out.pyramid = stats_files.pyramid_png(out.tables["population"], out.day)

@@ -16,6 +16,10 @@ STATS_SQL = Path(__file__).resolve().parent / "sql" / "stats"
 POPULATION_KEYS = ("town_code", "sex", "age_group", "nationality_group")
 HOUSEHOLD_KEYS = ("town_code", "household_type")
 MOVEMENT_KEYS = ("nationality_group", "sex")
+BALANCE_COLUMNS = ("nationality_group", "sex", "period_from", "period_to", "residents_before", "moved_in_domestic",
+                   "moved_in_abroad", "births", "other_additions", "additions", "moved_out_domestic",
+                   "moved_out_abroad", "deaths", "other_removals", "removals", "net_change", "natural_change",
+                   "social_change", "moves_within", "sex_only_changes", "residents_after")
 
 
 def _sql(name: str) -> str:
@@ -51,6 +55,16 @@ def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.da
               known_at: dt.datetime | None = None) -> pl.DataFrame:
     """The movement table (異動集計表) for effective dates date_from..date_to, both included."""
     return table(con, "movements", known_at=known_at, date_from=date_from, date_to=date_to).pl()
+
+
+def balance(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:
+    """The balance file of date_from..date_to: residents before, the movements, residents after, per key."""
+    con.register("movement_table", movements(con, date_from, date_to))
+    try:
+        return con.sql(_sql("balance_file.sql"), params={"date_before": date_from - dt.timedelta(days=1),
+                                                         "date_from": date_from, "date_to": date_to}).pl()
+    finally:
+        con.unregister("movement_table")
 
 
 def balance_breaks(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:

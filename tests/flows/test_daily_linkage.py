@@ -44,8 +44,11 @@ def test_daily_run_applies_quarantines_and_refuses_with_one_sentence(prefect_api
 
     stats = tmp_path / "stats" / "2026-04-02"
     assert sorted(p.name for p in stats.iterdir()) == [
-        "households.csv", "households.parquet", "movements.csv", "movements.parquet",
-        "population.csv", "population.parquet", "pyramid.png"]
+        "balance.csv", "balance.parquet", "households.csv", "households.parquet", "movements.csv",
+        "movements.parquet", "population.csv", "population.parquet", "pyramid.png"]
+    assert (stats / "balance.csv").read_text().splitlines()[1:] == [
+        "japanese,1,2026-04-02,2026-04-02,2,0,0,0,0,0,0,0,0,0,0,0,0,0,1,0,2"]
+    assert not (tmp_path / "stats" / "2026-04-01" / "balance.csv").exists()  # the BASELINE's date has none
     assert (stats / "pyramid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (stats / "movements.csv").read_text().splitlines()[1].startswith("japanese,1,0,0,0,0,0,")
 

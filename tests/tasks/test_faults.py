@@ -188,8 +188,8 @@ def test_case_1_a_crash_after_the_apply_commit_loses_no_output(tmp_path):
     record = run_daily(root, "run-next")
     assert record.outcomes == [] and record.status == "completed"
     assert sorted(p.name for p in (root / "stats" / "2026-04-02").iterdir()) == [
-        "households.csv", "households.parquet", "movements.csv", "movements.parquet", "population.csv",
-        "population.parquet", "pyramid.png"]
+        "balance.csv", "balance.parquet", "households.csv", "households.parquet", "movements.csv",
+        "movements.parquet", "population.csv", "population.parquet", "pyramid.png"]
     assert [h["business_date"] for h in record.handoffs["juki_net"]] == ["2026-04-02"]
     assert json.loads((root / "outbox" / "conbini" / "manifest.json").read_text())["as_of"] == "2026-04-02"
     with connect(root / STORE, read_only=True) as con:

@@ -309,3 +309,41 @@ def test_pyramids_drawn_with_matplotlib_before_the_pillow_drawing_still_verify(t
     tampered = replay(settings, tmp_path / "scratch2", verify=True)
     assert not tampered.ok
     assert any(d.output == "statistics" and day in d.message for r in tampered.runs for d in r.divergences)
+
+
+def test_runs_recorded_before_the_balance_files_still_verify_and_recorded_ones_are_checked(tmp_path, monkeypatch):
+    """Runs recorded before the balance files (no `*/balance.*` digest) match though the replay writes them; a
+    run that recorded them is held to them: a changed balance digest is named."""
+    from tasks import publish
+
+    paths = generate_city(tmp_path / "generated", residents=200, days=6)
+    settings = Settings(store=tmp_path / "live" / "registry.duckdb")
+    con = connect(settings.store)
+    try:
+        with monkeypatch.context() as old_code:
+            old_code.setattr(publish, "balance_period_from", lambda con, day: None)
+            for n, path in enumerate(paths[:3], 1):
+                _daily_run(con, settings, f"run-{n:02d}", [path])
+        for n, path in enumerate(paths[3:], 4):
+            _daily_run(con, settings, f"run-{n:02d}", [path])
+        recorded = {run: json.loads(outputs)["stats"] for run, outputs in
+                    con.execute("select run_id, outputs from run_ledger order by run_id").fetchall()}
+    finally:
+        con.close()
+    assert not any("/balance." in name for run in ("run-01", "run-02", "run-03") for name in recorded[run])
+    assert [name.rpartition("/")[2] for name in recorded["run-04"] if "/balance." in name] == [
+        "balance.parquet", "balance.csv"]
+
+    report = replay(settings, tmp_path / "scratch", verify=True)
+    assert report.ok, report.text()
+    day = dt.datetime.strptime(paths[1].stem.rsplit("_", 1)[1], "%Y%m%d").date().isoformat()
+    assert (tmp_path / "scratch" / "stats" / day / "balance.csv").exists()  # written, not recorded by run-02
+
+    (name,) = [k for k in recorded["run-04"] if k.endswith("/balance.csv")]
+    _ledger(settings, "update run_ledger set outputs = json_merge_patch(outputs, '{\"stats\": {\"" + name + "\": \""
+            + "e" * 64 + "\"}}') where run_id = 'run-04'")
+    tampered = replay(settings, tmp_path / "scratch2", verify=True)
+    assert not tampered.ok
+    assert [(r.run_id, d.output) for r in tampered.runs for d in r.divergences] == [("run-04", "statistics")]
+    assert f"the statistics file {name} has SHA-256 eeeeeeeeeeeeeeee… in the run ledger" in \
+        tampered.first_divergence.message

@@ -59,13 +59,16 @@ def movement_rows(where: tuple[str, str, str], population: pl.DataFrame, househo
     where = (団体コード, 都道府県名, 市区町村名); before = residents at the start of the period by nationality
     group; sex_only = changes of sex alone by nationality group. Shared by `stats report` and the roll-up."""
     code, prefecture, name = where
+    # each frame summed once by key, the rows then in Python: the roll-up builds rows for ~2,000 areas
+    residents = _sums(population, ["nationality_group", "sex"], ["residents"])
+    by_type = _sums(households, ["household_type"], ["households"])
+    counts = [c for c in movements.columns if c not in ("nationality_group", "sex")] if movements is not None else []
+    moved = _sums(movements, ["nationality_group"], counts) if movements is not None else {}
+    hh = {t: by_type.get((t,), {}).get("households", 0) for t in ("japanese", "mixed", "foreign")}
     rows = []
     for label, groups in GROUPS:
-        pop = population.filter(pl.col("nationality_group").is_in(groups))
-        men = int(pop.filter(pl.col("sex") == "1")["residents"].sum())
-        women = int(pop.filter(pl.col("sex") == "2")["residents"].sum())
-        hh = {t: int(households.filter(pl.col("household_type") == t)["households"].sum())
-              for t in ("japanese", "mixed", "foreign")}
+        men = sum(residents.get((g, "1"), {}).get("residents", 0) for g in groups)
+        women = sum(residents.get((g, "2"), {}).get("residents", 0) for g in groups)
         row = {"団体コード": code, "都道府県名": prefecture, "市区町村名": name, "区分": label,
                "男": men, "女": women, "計": men + women}
         if label == "総計":
@@ -81,8 +84,7 @@ def movement_rows(where: tuple[str, str, str], population: pl.DataFrame, househo
             rows.append(row | dict.fromkeys(MOVEMENT_LABELS))
             continue
         base = sum(before.get(g, 0) for g in groups)
-        m = movements.filter(pl.col("nationality_group").is_in(groups)).select(pl.exclude("nationality_group", "sex")).sum()
-        v = {c: int(m[c][0] or 0) for c in m.columns} if m.height else {c: 0 for c in m.columns}
+        v = {c: sum(moved.get((g,), {}).get(c, 0) for g in groups) for c in counts}
         # a corrected sex moves a person between the sexes only: no 記載 or 消除 in a table summed over sex
         same = sum(sex_only.get(g, 0) for g in groups)
         for column in ("other_additions", "additions"):
@@ -122,17 +124,24 @@ def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
 def age_rows(where: tuple[str, str, str], population: pl.DataFrame) -> list[dict]:
     """The 年齢階級別人口 rows (one per 区分 and 性別) of one area from its population frame."""
     code, prefecture, name = where
+    cells = _sums(population, ["nationality_group", "sex", "age_group"], ["residents"])
     rows = []
     for label, groups in GROUPS:
         for sex, sex_label in ((None, "計"), ("1", "男"), ("2", "女")):
-            part = population.filter(pl.col("nationality_group").is_in(groups))
-            if sex:
-                part = part.filter(pl.col("sex") == sex)
-            by_group = dict(part.group_by("age_group").agg(pl.col("residents").sum()).iter_rows())
+            sexes = (sex,) if sex else ("1", "2")
+            by_group = {a: sum(cells.get((g, s, a), {}).get("residents", 0) for g in groups for s in sexes)
+                        for a in AGE_GROUPS}
             rows.append({"団体コード": code, "都道府県名": prefecture, "市区町村名": name,
-                         "区分": label, "性別": sex_label, "総数": int(part["residents"].sum()),
-                         **{AGE_LABELS[g]: int(by_group.get(g, 0)) for g in AGE_GROUPS}})
+                         "区分": label, "性別": sex_label, "総数": sum(v["residents"] for (g, s, _), v in cells.items()
+                                                     if g in groups and s in sexes),
+                         **{AGE_LABELS[g]: by_group[g] for g in AGE_GROUPS}})
     return rows
+
+
+def _sums(frame: pl.DataFrame, keys: list[str], columns: list[str]) -> dict[tuple, dict[str, int]]:
+    """key tuple -> {column: int sum} of a frame grouped by keys."""
+    summed = frame.group_by(keys).agg(pl.col(c).sum() for c in columns)
+    return {tuple(r[k] for k in keys): {c: int(r[c] or 0) for c in columns} for r in summed.iter_rows(named=True)}
 
 
 def write_report(con: duckdb.DuckDBPyConnection, year: int, folder: Path) -> list[Path]:

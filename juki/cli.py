@@ -839,10 +839,11 @@ def cmd_rollup(args) -> int:
         print(path)
     reported = result["expected"] - len(result["missing"]) - len(result["failing"])
     print(f"{reported} of {result['expected']} municipalities reported", file=sys.stderr)
-    if result["missing"]:
-        print(f"missing: {', '.join(result['missing'])}", file=sys.stderr)
-    if result["failing"]:
-        print(f"failing (figures not added): {', '.join(result['failing'])}", file=sys.stderr)
+    status_file = next(p for p in result["paths"] if p.endswith("報告状況.csv"))
+    for label, codes in (("missing", result["missing"]), ("failing (figures not added)", result["failing"])):
+        if codes:
+            more = f" … and {len(codes) - 20} more (all in {status_file})" if len(codes) > 20 else ""
+            print(f"{label}: {', '.join(codes[:20])}{more}", file=sys.stderr)
     return EXIT_OK if result["complete"] else EXIT_FAILED
 
 

@@ -642,13 +642,24 @@ def _stats_report(args) -> int:
             raise UsageError(f"{exc}; the {args.year} report needs the register from the end of "
                              f"{args.year - 2}") from None
         try:
-            paths = write_report(con, args.year, folder)
+            paths = write_report(con, args.year, folder, _report_where(settings.municipality_code))
         except ReportDoesNotBalance as exc:
             print(f"juki: {exc}; nothing written", file=sys.stderr)
             return EXIT_FAILED
     for path in paths:
         print(path)
     return EXIT_OK
+
+
+def _report_where(code: str) -> tuple[str, str, str]:
+    """(団体コード, 都道府県名, 市区町村名) of the register's municipality ($JUKI_MUNICIPALITY_CODE) for its report."""
+    from schemas.municipalities import municipality
+
+    try:
+        m = municipality(code)
+    except KeyError:
+        raise UsageError(f"the municipality code {code} is not in data/reference/municipalities.csv") from None
+    return m.municipality_code, m.prefecture, m.name
 
 
 def cmd_replay(args) -> int:

@@ -186,30 +186,38 @@ def _key(row: dict) -> str:
     return f"({row['nationality_group']}, sex {row['sex']})"
 
 
-def file_problems(balance: pl.DataFrame) -> list[str]:
+def file_problems(rows: list[dict]) -> list[str]:
     """Rows of one balance file that break its own identities (before + net = after; the sums of the parts)."""
-    period = balance["period_to"][0] if balance.height else "?"
-    checks = [
-        (pl.col("residents_before") + pl.col("net_change") != pl.col("residents_after"), "before + net_change ≠ after"),
-        (pl.sum_horizontal(ADDITIONS) != pl.col("additions"), "additions ≠ the sum of its parts"),
-        (pl.sum_horizontal(REMOVALS) != pl.col("removals"), "removals ≠ the sum of its parts"),
-        (pl.col("additions") - pl.col("removals") != pl.col("net_change"), "additions − removals ≠ net_change"),
-    ]
     problems = []
-    for condition, text in checks:
-        for row in balance.filter(condition).iter_rows(named=True):
-            problems.append(f"balance of {period} {_key(row)}: {text}")
+    for row in rows:
+        additions, removals = sum(row[c] for c in ADDITIONS), sum(row[c] for c in REMOVALS)
+        for broken, text in ((row["residents_before"] + row["net_change"] != row["residents_after"],
+                              "before + net_change ≠ after"),
+                             (additions != row["additions"], "additions ≠ the sum of its parts"),
+                             (removals != row["removals"], "removals ≠ the sum of its parts"),
+                             (row["additions"] - row["removals"] != row["net_change"],
+                              "additions − removals ≠ net_change")):
+            if broken:
+                problems.append(f"balance of {row['period_to']} {_key(row)}: {text}")
     return problems
 
 
-def _by_key(frame: pl.DataFrame, column: str, name: str) -> pl.DataFrame:
-    return frame.group_by(KEYS).agg(pl.col(column).sum().alias(name))
+def _by_key(rows: list[dict], column: str) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row["nationality_group"], row["sex"])
+        out[key] = out.get(key, 0) + (row[column] or 0)
+    return out
 
 
-def _compare(left: pl.DataFrame, right: pl.DataFrame) -> list[dict]:
-    """Keys where the two one-value frames (columns KEYS, a, b) differ; a key absent on one side counts 0."""
-    both = left.join(right, on=list(KEYS), how="full", coalesce=True).fill_null(0)
-    return both.filter(pl.col("a") != pl.col("b")).sort(KEYS).to_dicts()
+def _differ(left: dict, right: dict) -> list[tuple[tuple[str, str], int, int]]:
+    """Keys whose values differ, a key absent on one side counting 0; in key order."""
+    return [(k, left.get(k, 0), right.get(k, 0)) for k in sorted(set(left) | set(right))
+            if left.get(k, 0) != right.get(k, 0)]
+
+
+def _key_text(key: tuple[str, str]) -> str:
+    return f"({key[0]}, sex {key[1]})"
 
 
 def check_city(balances: list[pl.DataFrame], population: pl.DataFrame, date_from: dt.date,
@@ -220,49 +228,50 @@ def check_city(balances: list[pl.DataFrame], population: pl.DataFrame, date_from
     date_from, the last ends on date_to, and each file's residents_before is the previous file's residents_after
     (else a late event restated a published figure: a chain break). The period's residents_after must be the
     population file's residents by key."""
+    # a file is a few rows (one per key): checked in Python, not by a polars query per condition
+    files = [b.to_dicts() for b in balances]
     problems: list[str] = []
     periods = []
-    for frame in balances:
-        starts, ends = frame["period_from"].unique().to_list(), frame["period_to"].unique().to_list()
-        if len(starts) != 1 or len(ends) != 1:
-            problems.append(f"a balance file holds {len(ends)} periods, not one")
-            return frame, None, problems
-        periods.append((dt.date.fromisoformat(str(starts[0])), dt.date.fromisoformat(str(ends[0]))))
-        problems += file_problems(frame)
+    for rows in files:
+        found = {(str(r["period_from"]), str(r["period_to"])) for r in rows}
+        if len(found) != 1:
+            return _NO_BALANCE, None, [f"a balance file holds {len(found)} periods, not one"]
+        start, end = found.pop()
+        periods.append((dt.date.fromisoformat(start), dt.date.fromisoformat(end)))
+        problems += file_problems(rows)
     period_from = periods[0][0]
     if period_from > date_from:
         problems.append(f"the balance files start on {period_from}, after {date_from}: "
                         f"{date_from}..{period_from - dt.timedelta(days=1)} is in none of them")
     if periods[-1][1] != date_to:
         problems.append(f"the last balance file ends on {periods[-1][1]}, not {date_to}")
-    for (_, end), (start, _), before, after in zip(periods, periods[1:], balances, balances[1:]):
+    for (_, end), (start, _), before, after in zip(periods, periods[1:], files, files[1:]):
         if start != end + dt.timedelta(days=1):
             problems.append(f"the balance files leave a gap: {end + dt.timedelta(days=1)}.."
                             f"{start - dt.timedelta(days=1)} is in none of them")
             continue
-        for row in _compare(_by_key(before, "residents_after", "a"), _by_key(after, "residents_before", "b")):
-            problems.append(f"chain break on {start} {_key(row)}: residents_before {row['b']} ≠ the "
-                            f"{end} file's residents_after {row['a']} (a late event restated a published figure)")
-    summed = sum_balances(balances)
-    total = summed.with_columns(check=pl.col("residents_before") + pl.col("net_change"))
-    for row in _compare(_by_key(total, "check", "a"), _by_key(summed, "residents_after", "b")):
-        problems.append(f"{date_from}..{date_to} {_key(row)}: residents_before + Σ net_change = {row['a']} ≠ "
-                        f"residents_after {row['b']}")
-    for row in _compare(_by_key(summed, "residents_after", "a"), _by_key(population, "residents", "b")):
-        problems.append(f"{date_to} {_key(row)}: balance residents_after {row['a']} ≠ population.parquet "
-                        f"residents {row['b']}")
+        for key, published, restated in _differ(_by_key(before, "residents_after"),
+                                                _by_key(after, "residents_before")):
+            problems.append(f"chain break on {start} {_key_text(key)}: residents_before {restated} ≠ the "
+                            f"{end} file's residents_after {published} (a late event restated a published figure)")
+    first, last = _by_key(files[0], "residents_before"), _by_key(files[-1], "residents_after")
+    sums = {c: _by_key([r for rows in files for r in rows], c) for c in SUMMED}
+    keys = sorted(set(first) | set(last) | {k for v in sums.values() for k in v})
+    summed = pl.DataFrame([{"nationality_group": k[0], "sex": k[1], "residents_before": first.get(k, 0),
+                            **{c: sums[c].get(k, 0) for c in SUMMED}, "residents_after": last.get(k, 0)}
+                           for k in keys], schema=_NO_BALANCE.schema)
+    for key, expected, after in _differ({k: first.get(k, 0) + sums["net_change"].get(k, 0) for k in keys}, last):
+        problems.append(f"{date_from}..{date_to} {_key_text(key)}: residents_before + Σ net_change = {expected} ≠ "
+                        f"residents_after {after}")
+    counted = {(g, s): int(n) for g, s, n in population.group_by(KEYS).agg(pl.col("residents").sum()).iter_rows()}
+    for key, after, residents in _differ(last, counted):
+        problems.append(f"{date_to} {_key_text(key)}: balance residents_after {after} ≠ population.parquet "
+                        f"residents {residents}")
     return summed, period_from, problems
 
 
-def sum_balances(balances: list[pl.DataFrame]) -> pl.DataFrame:
-    """One row per key over the files: the first file's residents_before, the sums, the last file's residents_after."""
-    first = _by_key(balances[0], "residents_before", "residents_before")
-    last = _by_key(balances[-1], "residents_after", "residents_after")
-    sums = (pl.concat([b.select(*KEYS, *SUMMED) for b in balances])
-            .group_by(KEYS).agg(pl.col(c).sum() for c in SUMMED))
-    out = sums.join(first, on=list(KEYS), how="full", coalesce=True).join(last, on=list(KEYS), how="full",
-                                                                           coalesce=True)
-    return out.fill_null(0).select(*KEYS, "residents_before", *SUMMED, "residents_after").sort(KEYS)
+_NO_BALANCE = pl.DataFrame(schema={"nationality_group": pl.String, "sex": pl.String, "residents_before": pl.Int64}
+                           | {c: pl.Int64 for c in SUMMED} | {"residents_after": pl.Int64})
 
 
 def town_units(population: pl.DataFrame, households: pl.DataFrame, code: str, wards: pl.DataFrame | None,

@@ -18,6 +18,7 @@ from tasks import stats
 from tasks.stats_files import AGE_GROUPS
 
 PREFECTURE, CITY = "埼玉県", "川口市"
+WHERE = (MUNICIPALITY_CODE, PREFECTURE, CITY)
 GROUPS = (("総計", ("japanese", "foreign")), ("日本人住民", ("japanese",)), ("外国人住民", ("foreign",)))
 
 
@@ -35,15 +36,16 @@ def _rate(change: int, base: int) -> float:
     return round(change / base * 100, 3) if base else 0.0
 
 
-def population_and_movements(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
-    """人口・世帯数・人口動態: one row per 区分."""
+def population_and_movements(con: duckdb.DuckDBPyConnection, year: int, where: tuple[str, str, str] = WHERE
+                             ) -> pl.DataFrame:
+    """人口・世帯数・人口動態: one row per 区分; where = (団体コード, 都道府県名, 市区町村名) of the register."""
     day = reference_date(year)
     start = dt.date(year - 1, 1, 1)
     before = stats.population(con, start - dt.timedelta(days=1))
     sex_only = dict(con.sql((stats.STATS_SQL / "sex_only_changes.sql").read_text(encoding="utf-8"),
                             params={"date_from": start, "date_to": dt.date(year - 1, 12, 31)}).fetchall())
     rows = movement_rows(
-        (MUNICIPALITY_CODE, PREFECTURE, CITY), stats.population(con, day), stats.households(con, day),
+        where, stats.population(con, day), stats.households(con, day),
         stats.movements(con, start, dt.date(year - 1, 12, 31)),
         {g: int(before.filter(pl.col("nationality_group") == g)["residents"].sum()) for g in ("japanese", "foreign")},
         sex_only,
@@ -116,9 +118,9 @@ MOVEMENT_LABELS = ("転入者数（国内）", "転入者数（国外）", "転�
 AGE_LABELS = {g: (f"{g.split('-')[0]}～{g.split('-')[1]}歳" if "-" in g else "100歳以上") for g in AGE_GROUPS}
 
 
-def ages(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
+def ages(con: duckdb.DuckDBPyConnection, year: int, where: tuple[str, str, str] = WHERE) -> pl.DataFrame:
     """年齢階級別人口 「1月1日現在」: one row per (区分, 性別), a column per 5-year group."""
-    return pl.DataFrame(age_rows((MUNICIPALITY_CODE, PREFECTURE, CITY), stats.population(con, reference_date(year))))
+    return pl.DataFrame(age_rows(where, stats.population(con, reference_date(year))))
 
 
 def age_rows(where: tuple[str, str, str], population: pl.DataFrame) -> list[dict]:
@@ -144,13 +146,14 @@ def _sums(frame: pl.DataFrame, keys: list[str], columns: list[str]) -> dict[tupl
     return {tuple(r[k] for k in keys): {c: int(r[c] or 0) for c in columns} for r in summed.iter_rows(named=True)}
 
 
-def write_report(con: duckdb.DuckDBPyConnection, year: int, folder: Path) -> list[Path]:
+def write_report(con: duckdb.DuckDBPyConnection, year: int, folder: Path,
+                 where: tuple[str, str, str] = WHERE) -> list[Path]:
     """Write the year's two tables as CSV (UTF-8 with BOM, as spreadsheet tools expect) into folder.
 
     Raises ReportDoesNotBalance, before writing anything, when a row does not balance.
     """
-    frames = ((f"{year}_人口動態及び世帯数.csv", population_and_movements(con, year)),
-              (f"{year}_年齢階級別人口.csv", ages(con, year)))
+    frames = ((f"{year}_人口動態及び世帯数.csv", population_and_movements(con, year, where)),
+              (f"{year}_年齢階級別人口.csv", ages(con, year, where)))
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in frames:

@@ -201,6 +201,19 @@ def test_report_out(store, capsys, tmp_path):
             total["増減数"]) == ("総計", "4", "1", "1", "1", "1")
 
 
+def test_report_names_the_registers_municipality(store, capsys, tmp_path, monkeypatch):
+    """$JUKI_MUNICIPALITY_CODE (a city of the nation) labels the report's rows with its 団体コード and names."""
+    monkeypatch.setenv("JUKI_MUNICIPALITY_CODE", "131016")
+    status, out, _ = run(capsys, "--store", store, "stats", "report", "--year", "2027", "--out", str(tmp_path / "r"))
+    assert status == 0
+    for path in out.splitlines():
+        rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
+        assert {(r["団体コード"], r["都道府県名"], r["市区町村名"]) for r in rows} == {("131016", "東京都", "千代田区")}
+    monkeypatch.setenv("JUKI_MUNICIPALITY_CODE", "999999")
+    status, _, err = run(capsys, "--store", store, "stats", "report", "--year", "2027", "--out", str(tmp_path / "s"))
+    assert status == 2 and "999999 is not in data/reference/municipalities.csv" in err
+
+
 def test_report_default_folder(store, capsys):
     """Without --out the report goes to stats/report-YEAR beside the store."""
     status, out, _ = run(capsys, "--store", store, "stats", "report", "--year", "2027")

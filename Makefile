@@ -13,7 +13,7 @@ TEST_WORKERS ?= logical
 # in the order tests/conftest.py gives: the files with slow tests first, so the longest start first.
 XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: demo test test-fast bench bench-capacity serve clean-data lock
+.PHONY: demo test test-fast bench bench-capacity bench-rollup serve clean-data lock
 
 # --compile-bytecode: uv leaves .pyc files out by default (pip writes them), and where the environment sets
 # PYTHONDONTWRITEBYTECODE every process then compiles each module it imports: 2-3 CPU s of a daily run's imports.
@@ -50,6 +50,11 @@ bench: $(VENV)/.installed
 # (6,000,000 residents unless RESIDENTS is given on the command line); the city kept in data/bench/.
 bench-capacity: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_capacity.py $(if $(filter command line,$(origin RESIDENTS)),--residents $(RESIDENTS))
+
+# The national roll-up at real size: simulated statistics files of all 1,741 municipalities (written once into
+# data/bench/nation-stats/, reused), then `juki rollup` timed for 50, 200 and all of them.
+bench-rollup: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_rollup.py
 
 lock: $(VENV)/.installed
 	$(UV) pip compile -q requirements.in --python-version 3.11 --generate-hashes -o requirements.lock

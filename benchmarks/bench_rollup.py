@@ -1,206 +1,255 @@
-"""Benchmark (not a test): `juki rollup` over simulated statistics files of the whole nation at real size.
+"""Benchmark (not a test): the national roll-up at real size, on simulated statistics files of every municipality.
 
-Writes, for every municipality of data/reference/municipalities.csv (kind != ward), stats/<D>/population.parquet,
-households.parquet and balance.parquet directly as files (no registers): its real population spread over its real
-number of towns (the `towns` column) × sex × 5-year age group × nationality group, households by town and type, and
-balance files for --days statistics dates ending on D that chain and balance. A 政令指定都市 gets a wards.csv over its
-区. Then times `juki rollup --date D [--from F] --cities … --expect nation` as a child process (the Prefect flow, an
-ephemeral API unless PREFECT_API_URL is set) and prints wall, CPU (user + system of the child), peak memory (its
-maximum resident set) and the load average before and after.
+Writes, once, the statistics files of all 1,741 municipalities of data/reference/municipalities.csv at their real
+population and town counts (synthetic/nation_stats.py; written by tasks.stats_files.write_tables as cities write
+them; a 政令指定都市's towns are its wards' towns, with a wards.csv), for the last --days business days up to
+--date, then times `juki rollup` in a fresh process for 50 and 200 cities and the nation, and the nation again
+through fsspec `file://` URIs, and the nation's steps called without Prefect (where the roll-up's own time goes).
+Each run: wall, CPU, peak RSS (of the process and its children), the files and bytes the roll-up reads, their
+rows, the load average and the output tables' row counts. The files are kept in --out and reused while the date,
+days and seed are the same (--rewrite writes them again).
 
-    .venv/bin/python benchmarks/bench_rollup.py [--out DIR] [--days 1] [--only N] [--reuse]
+    .venv/bin/python benchmarks/bench_rollup.py [--out data/bench/nation-stats] [--date 2026-04-30] [--days 3]
+                                                [--seed 1] [--rewrite] [--sizes 50,200] [--no-file-uri]
+                                                [--no-steps] [--only-write]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
-import resource
+import shutil
 import subprocess
 import sys
-import tempfile
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-import polars as pl
+import psutil
+import pyarrow.parquet as pq
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from schemas.municipalities import municipalities  # noqa: E402
-from synthetic.nation import ward_blocks  # noqa: E402
-from tasks.rollup import BALANCE_COLUMNS  # noqa: E402
-from tasks.stats_files import AGE_GROUPS  # noqa: E402
+from synthetic import nation_stats  # noqa: E402
+from synthetic.nation import choose  # noqa: E402
+from tasks.stats_files import write_tables  # noqa: E402
 
-D = dt.date(2026, 4, 30)  # a Thursday
-SEXES, GROUPS = ("1", "2"), ("japanese", "foreign")
-FOREIGN_SHARE = 0.025
-# daily rates per resident (about the nation's yearly figures / 365): births, deaths, moves in and out
-RATES = {"births": 0.0000165, "deaths": 0.0000345, "moved_in_domestic": 0.000110, "moved_out_domestic": 0.000110,
-         "moved_in_abroad": 0.000010, "moved_out_abroad": 0.000008}
+FORMAT = 1  # bump when the simulated files change: a folder of another format is written again
+GiB = 1024 ** 3
 
 
-def cells(rng: np.random.Generator, residents: int, towns: int) -> pl.DataFrame:
-    """Residents by (town, sex, age group, nationality group): a multinomial over the cells, zeros dropped."""
-    ages = np.linspace(1.0, 0.3, len(AGE_GROUPS))
-    ages[-1] = 0.002
-    per_key = np.outer(np.ones(2), ages / ages.sum()).ravel()  # sex × age
-    nationality = np.array([1 - FOREIGN_SHARE, FOREIGN_SHARE])
-    town_weights = rng.gamma(2.0, 1.0, towns)
-    p = np.einsum("t,k,n->tkn", town_weights / town_weights.sum(), per_key / per_key.sum(), nationality).ravel()
-    counts = rng.multinomial(residents, p / p.sum())
-    t, k, n = np.unravel_index(np.arange(counts.size), (towns, per_key.size, 2))
-    keep = counts > 0
-    return pl.DataFrame({
-        "town_code": np.char.zfill(t[keep].astype(str), 4),
-        "sex": np.array(SEXES)[k[keep] // len(AGE_GROUPS)],
-        "age_group": np.array(AGE_GROUPS)[k[keep] % len(AGE_GROUPS)],
-        "nationality_group": np.array(GROUPS)[n[keep]],
-        "residents": counts[keep].astype(np.int64),
-    })
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
-def households(population: pl.DataFrame) -> pl.DataFrame:
-    """Households by town and type: about 2.2 residents each, a few mixed."""
-    by_town = population.group_by("town_code", "nationality_group").agg(pl.col("residents").sum())
-    rows = []
-    for town, group, residents in by_town.iter_rows():
-        hh = max(1, round(residents / 2.2))
-        if group == "japanese":
-            rows.append((town, "japanese", hh - hh // 50, residents - hh // 50))
-            if hh // 50:
-                rows.append((town, "mixed", hh // 50, hh // 50 * 2))
-        else:
-            rows.append((town, "foreign", hh, residents))
-    return (pl.DataFrame(rows, schema=["town_code", "household_type", "households", "members"], orient="row")
-            .group_by("town_code", "household_type").agg(pl.col("households", "members").sum())
-            .sort("town_code", "household_type"))
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def balances(rng: np.random.Generator, after: dict[tuple[str, str], int], dates: list[dt.date]) -> list[pl.DataFrame]:
-    """Balance files for the dates (oldest first), chained backwards from D's residents by key."""
-    files = []
-    for i in range(len(dates) - 1, -1, -1):
-        period_from = dates[i - 1] + dt.timedelta(days=1) if i else dates[0]
-        days = (dates[i] - period_from).days + 1
-        rows, before_next = [], {}
-        for (group, sex), residents_after in sorted(after.items()):
-            v = {c: int(rng.poisson(r * residents_after * days)) for c, r in RATES.items()}
-            v |= {"other_additions": 0, "other_removals": 0, "moves_within": int(rng.poisson(residents_after * 0.0001))}
-            additions = v["moved_in_domestic"] + v["moved_in_abroad"] + v["births"]
-            removals = v["moved_out_domestic"] + v["moved_out_abroad"] + v["deaths"]
-            net = additions - removals
-            before = max(residents_after - net, 0)
-            net = residents_after - before
-            v["moved_in_domestic"] += net - (additions - removals)  # keep the identity when a tiny key hits 0
-            additions = v["moved_in_domestic"] + v["moved_in_abroad"] + v["births"]
-            rows.append({"nationality_group": group, "sex": sex, "period_from": period_from.isoformat(),
-                         "period_to": dates[i].isoformat(), "residents_before": before, **v, "additions": additions,
-                         "removals": removals, "net_change": net, "natural_change": v["births"] - v["deaths"],
-                         "social_change": net - (v["births"] - v["deaths"]), "sex_only_changes": 0,
-                         "residents_after": residents_after})
-            before_next[(group, sex)] = before
-        files.append(pl.DataFrame(rows).select(BALANCE_COLUMNS))
-        after = before_next
-    return files[::-1]
+def write_city(job: tuple[dict, str, list, int]) -> int:
+    city, out, periods, seed = job
+    return nation_stats.write_city(city, out, periods, seed, write_tables)
 
 
-def write_nation(out: Path, statistics_dates: list[dt.date], only: int | None) -> tuple[int, int]:
-    """Every municipality's files under out/<code>/stats, wards.csv, out/cities.yaml; (cities, population rows)."""
-    reference = municipalities()
-    chosen = [m for m in reference if m.kind != "ward"][:only]
-    wards = {}
-    for m in reference:
-        if m.kind == "ward":
-            wards.setdefault(m.parent_code, []).append((m.municipality_code, m.population))
-    entries, rows = [], 0
-    for m in chosen:
-        rng = np.random.default_rng(int(m.municipality_code))
-        towns = m.towns or 1
-        population = cells(rng, m.population, towns)
-        rows += population.height
-        after = dict(((g, s), r) for g, s, r in population.group_by("nationality_group", "sex")
-                     .agg(pl.col("residents").sum()).iter_rows())
-        folder = out / m.municipality_code / "stats"
-        for date, balance in zip(statistics_dates, balances(rng, after, statistics_dates)):
-            (folder / date.isoformat()).mkdir(parents=True, exist_ok=True)
-            balance.write_parquet(folder / date.isoformat() / "balance.parquet")
-        population.write_parquet(folder / D.isoformat() / "population.parquet")
-        households(population).write_parquet(folder / D.isoformat() / "households.parquet")
-        entry = f"  - {{name: '{m.name}', municipality_code: '{m.municipality_code}', stats: {m.municipality_code}/stats"
-        if m.municipality_code in wards:
-            blocks = ward_blocks([f"{i:04d}" for i in range(towns)], wards[m.municipality_code])
-            (out / m.municipality_code / "wards.csv").write_text(
-                "town_code,ward_code\n" + "".join(f"{t},{w}\n" for t, w in blocks), encoding="utf-8")
-            entry += f", wards: {m.municipality_code}/wards.csv"
-        entries.append(entry + "}\n")
-    (out / "cities.yaml").write_text("cities:\n" + "".join(entries), encoding="utf-8")
-    return len(chosen), rows
+def prepare(out: Path, date: dt.date, days: int, seed: int, rewrite: bool, workers: int, sizes: list[int]) -> dict:
+    """The folder of simulated files (reused when written before with the same date, days, seed and format)."""
+    manifest = out / "manifest.json"
+    wanted = {"format": FORMAT, "date": date.isoformat(), "days": days, "seed": seed}
+    if manifest.is_file():
+        kept = json.loads(manifest.read_text())
+        if not rewrite and {k: kept.get(k) for k in wanted} == wanted:
+            say(f"reusing {out} (written {kept['written']}: {kept['cities']} cities, {kept['residents']:,} "
+                f"residents, {kept['rows']:,} rows in {kept['seconds']:.0f} s, {kept['load']})")
+            return kept
+        shutil.rmtree(out)  # only a folder this benchmark wrote (it has our manifest)
+    elif out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} holds files but no manifest.json of bench_rollup: choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    cities = nation_stats.plan()
+    periods = nation_stats.statistics_dates(date, days)
+    say(f"writing {len(cities)} municipalities' statistics files for {len(periods)} date(s) "
+        f"{periods[0][1]}..{date} into {out} ({workers} processes, {load()})")
+    began, rows, done = time.monotonic(), 0, 0
+    jobs = [(c, str(out), periods, seed) for c in sorted(cities, key=lambda c: -c["towns"])]  # large ones first
+    with ProcessPoolExecutor(workers) as pool:
+        for n in pool.map(write_city, jobs, chunksize=4):
+            rows, done = rows + n, done + 1
+            if done % 200 == 0 or done == len(jobs):
+                say(f"  {done}/{len(jobs)} cities, {rows:,} rows ({time.monotonic() - began:.0f} s)")
+    nation_stats.cities_yaml(out / "cities.yaml", cities)
+    nation_stats.cities_yaml(out / "cities-file-uri.yaml", cities, uri=True)
+    by_code = {c["code"]: c for c in cities}
+    for n in sizes:
+        nation_stats.cities_yaml(out / f"cities-{n}.yaml", [by_code[m.municipality_code] for m in choose(cities=n)])
+    kept = wanted | {"cities": len(cities), "residents": sum(c["population"] for c in cities), "rows": rows,
+                     "periods": [[a.isoformat(), b.isoformat()] for a, b in periods],
+                     "seconds": time.monotonic() - began, "load": load(),
+                     "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    manifest.write_text(json.dumps(kept, indent=1))
+    say(f"  written in {kept['seconds']:.0f} s ({load()})")
+    return kept
 
 
-def phases(out: Path, date_from: dt.date) -> None:
+def inputs(cities_yaml: Path, periods: list[tuple[str, str]]) -> tuple[int, int, int]:
+    """The files the roll-up reads for the cities of a cities file: (files, bytes, rows)."""
+    cities = yaml.safe_load(cities_yaml.read_text(encoding="utf-8"))["cities"]
+    last = periods[-1][1]
+    files = bytes_ = rows = 0
+    for c in cities:
+        stats = Path(c["stats"].removeprefix("file://")) if "://" in c["stats"] else cities_yaml.parent / c["stats"]
+        paths = [stats / last / "population.parquet", stats / last / "households.parquet"]
+        paths += [stats / d / "balance.parquet" for _f, d in periods]
+        for p in paths:
+            files, bytes_ = files + 1, bytes_ + p.stat().st_size
+            rows += pq.read_metadata(p).num_rows
+        if c.get("wards"):
+            w = Path(c["wards"].removeprefix("file://")) if "://" in c["wards"] else cities_yaml.parent / c["wards"]
+            files, bytes_ = files + 1, bytes_ + w.stat().st_size
+            rows += w.read_text(encoding="utf-8").count("\n") - 1
+    return files, bytes_, rows
+
+
+def timed(args: list[str], env: dict, logs: Path) -> dict:
+    """Run a command in a fresh process: wall, CPU and peak RSS (wait4's, its children included), bytes read."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "stdout", "w") as out, open(logs / "stderr", "w") as err:
+        began = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+    watched, read_chars, tree_peak = psutil.Process(proc.pid), {}, 0
+
+    def watch() -> None:  # never waits for the child: wait4 below must reap it to get its own rusage
+        nonlocal tree_peak
+        while True:
+            try:
+                if watched.status() == psutil.STATUS_ZOMBIE:
+                    return
+                rss = 0
+                for p in [watched, *watched.children(recursive=True)]:
+                    try:
+                        rss += p.memory_info().rss
+                        read_chars[p.pid] = p.io_counters().read_chars
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                tree_peak = max(tree_peak, rss)
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - began
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    watcher.join(1)
+    return {"wall": wall, "rc": proc.returncode, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak": usage.ru_maxrss * 1024, "tree_peak": tree_peak, "read_chars": sum(read_chars.values()),
+            "load": os.getloadavg(), "stderr": (logs / "stderr").read_text(errors="replace")}
+
+
+def run_rollup(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: Path) -> None:
+    """`juki rollup` over a cities file in a fresh process, and the figures."""
+    periods = kept["periods"]
+    out = scratch / label
+    shutil.rmtree(out, ignore_errors=True)
+    files, size, rows = inputs(cities_yaml, periods)
+    args = [str(ROOT / ".venv" / "bin" / "juki"), "rollup", "--date", periods[-1][1], "--from", periods[0][0],
+            "--cities", str(cities_yaml), "--expect", expect, "--out", str(out)]
+    env = os.environ | {"PREFECT_LOGGING_LEVEL": "WARNING"}
+    before_load = os.getloadavg()[0]
+    r = timed(args, env, scratch / f"{label}.logs")
+    cpu, peak = r["cpu"], r["peak"]
+    tables = {p.name.split("_", 1)[1]: max(p.read_text(encoding="utf-8-sig").count("\n") - 1, 0)
+              for p in sorted(out.glob("*.csv"))} if out.is_dir() else {}
+    say(f"  {label:<22} exit {r['rc']}  {r['wall']:7.1f} s wall {cpu:7.1f} s CPU  peak RSS {peak / GiB:.2f} GiB "
+        f"(the process tree sampled: {r['tree_peak'] / GiB:.2f} GiB)  load {before_load:.2f} → {r['load'][0]:.2f}")
+    say(f"  {'':<22} read {files:,} files, {size / 2**20:,.1f} MiB, {rows:,} rows (read_chars of the tree "
+        f"{r['read_chars'] / 2**20:,.0f} MiB, imports included)")
+    say(f"  {'':<22} tables: " + ", ".join(f"{k} {v:,} rows" for k, v in tables.items()))
+    if r["rc"] not in (0, 1):
+        say("    failed: " + r["stderr"][-1500:])
+    elif r["stderr"].strip():
+        say("    " + r["stderr"].strip().splitlines()[-1][:300])
+
+
+def phases(cities_yaml: Path, date_to: dt.date, date_from: dt.date, expect: str, out: Path) -> None:
     """The roll-up's steps called directly, without Prefect, each timed (run in a fresh child process)."""
     from tasks import rollup as r
     from tasks.stats_files import pyramid_png
 
-    t0 = time.perf_counter()
-    cities = r.load_cities(out / "cities.yaml")
+    marks = [("start", time.perf_counter(), time.process_time())]
+
+    def mark(label: str) -> None:
+        marks.append((label, time.perf_counter(), time.process_time()))
+
+    cities = r.load_cities(cities_yaml)
     reference, prefectures = r.reference()
-    expected = r.expected_codes(reference, cities, "nation")
-    t1 = time.perf_counter()
-    results = r.read_cities(cities, D, date_from, r.ward_names(reference))
-    t2 = time.perf_counter()
-    tables = r.lay_out(reference, prefectures, expected, results, D)
-    t3 = time.perf_counter()
-    r.write_outputs(tables, pyramid_png(tables.nation_population, D), out / "report-phases", D)
-    t4 = time.perf_counter()
-    print(f"steps without Prefect: cities file and reference {t1 - t0:.1f} s, read and check {t2 - t1:.1f} s, "
-          f"lay out {t3 - t2:.1f} s, write {t4 - t3:.1f} s; {len(tables.movements):,} + {len(tables.ages):,} rows; "
-          f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    expected = r.expected_codes(reference, cities, expect)
+    mark("cities file and reference")
+    results = r.read_cities(cities, date_to, date_from, r.ward_names(reference))
+    mark("read and check")
+    tables = r.lay_out(reference, prefectures, expected, results, date_to)
+    mark("lay out")
+    r.write_outputs(tables, pyramid_png(tables.nation_population, date_to), out, date_to)
+    mark("pyramid and write")
+    print(", ".join(f"{label} {b[1] - a[1]:.1f} s ({b[2] - a[2]:.1f} CPU s)"
+                    for a, b, label in ((a, b, b[0]) for a, b in zip(marks, marks[1:]))))
 
 
-def main() -> int:
+def run_phases(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: Path) -> None:
+    """phases() in a fresh process: where the roll-up's own time goes, Prefect left out."""
+    out = scratch / f"{label} (steps)"
+    args = [sys.executable, __file__, "--phases-of", str(cities_yaml), "--expect", expect, "--date",
+            kept["periods"][-1][1], "--from", kept["periods"][0][0], "--out", str(out)]
+    before_load = os.getloadavg()[0]
+    r = timed(args, os.environ | {"PREFECT_LOGGING_LEVEL": "WARNING"}, scratch / f"{label}.steps.logs")
+    printed = (out.parent / f"{label}.steps.logs" / "stdout").read_text().strip()
+    say(f"  {label + ', no Prefect':<22} exit {r['rc']}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s CPU  peak RSS "
+        f"{r['peak'] / GiB:.2f} GiB  load {before_load:.2f} → {r['load'][0]:.2f}")
+    say(f"  {'':<22} {printed}" if r["rc"] == 0 else "    failed: " + r["stderr"][-1500:])
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", help="folder for the files (default: a temporary one, kept for --reuse)")
-    parser.add_argument("--days", type=int, default=1, help="statistics dates ending on D to write and sum (--from)")
-    parser.add_argument("--only", type=int, help="the first N municipalities only (a quick look; expects nation)")
-    parser.add_argument("--reuse", action="store_true", help="time the roll-up over files already in --out")
-    parser.add_argument("--phases-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="bench-rollup-"))
-    dates = [D - dt.timedelta(days=i) for i in range(args.days - 1, -1, -1)]
-    if args.phases_only:
-        phases(out, dates[0])
-        return 0
-    if not args.reuse:
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        cities, rows = write_nation(out, dates, args.only)
-        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-        print(f"wrote {cities} cities' files ({rows:,} population rows, {size / 2**20:,.0f} MiB) into {out} "
-              f"in {time.perf_counter() - t0:.1f} s")
-    command = [sys.executable, "-m", "juki.cli", "rollup", "--date", D.isoformat(), "--from", dates[0].isoformat(),
-               "--cities", str(out / "cities.yaml"), "--expect", "nation", "--out", str(out / "report")]
-    load_before = os.getloadavg()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                          env=os.environ | {"PREFECT_LOGGING_LEVEL": "WARNING"})
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(f"juki rollup --date {D} --from {dates[0]} ({args.days} balance file(s) a city): exit {done.returncode}")
-    print(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
-    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s, peak memory {after.ru_maxrss / 1024:,.0f} MiB, "
-          f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} cores)")
-    if done.returncode not in (0, 1):
-        print(done.stderr[-2000:], file=sys.stderr)
-        return done.returncode
-    subprocess.run([sys.executable, __file__, "--out", str(out), "--days", str(args.days), "--phases-only"], cwd=ROOT)
-    return done.returncode
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "nation-stats")
+    parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date(2026, 4, 30),
+                        help="the statistics date D (a business day)")
+    parser.add_argument("--days", type=int, default=3, help="business days up to D, each with its balance file")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rewrite", action="store_true", help="write the files again even if present")
+    parser.add_argument("--sizes", default="50,200", help="subsets of cities timed before the nation")
+    parser.add_argument("--workers", type=int, default=2, help="processes writing the files")
+    parser.add_argument("--no-file-uri", action="store_true", help="skip the run through file:// URIs")
+    parser.add_argument("--only-write", action="store_true", help="write the files, time nothing")
+    parser.add_argument("--no-steps", action="store_true", help="skip the nation's steps timed without Prefect")
+    parser.add_argument("--phases-of", type=Path, help=argparse.SUPPRESS)  # the child process of run_phases
+    parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
+    parser.add_argument("--expect", default="nation", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.phases_of:
+        phases(args.phases_of, args.date, args.date_from, args.expect, args.out)
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    say(f"bench_rollup: {os.cpu_count()} cores, {load()}")
+    kept = prepare(args.out, args.date, args.days, args.seed, args.rewrite, args.workers, sizes)
+    if args.only_write:
+        return
+    scratch = args.out.parent / "nation-stats-out"
+    say(f"juki rollup --date {kept['periods'][-1][1]} --from {kept['periods'][0][0]} ({len(kept['periods'])} "
+        f"balance files per city), each in a fresh process:")
+    for n in sizes:
+        if (args.out / f"cities-{n}.yaml").is_file():
+            run_rollup(f"{n} cities", args.out / f"cities-{n}.yaml", "listed", kept, scratch)
+    run_rollup(f"nation ({kept['cities']:,})", args.out / "cities.yaml", "nation", kept, scratch)
+    if not args.no_steps:
+        run_phases("nation", args.out / "cities.yaml", "nation", kept, scratch)
+    if not args.no_file_uri:
+        run_rollup("nation, file:// URIs", args.out / "cities-file-uri.yaml", "nation", kept, scratch)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

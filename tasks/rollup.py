@@ -245,22 +245,29 @@ def check_city(balances: list[pl.DataFrame], population: pl.DataFrame, date_from
                         f"{date_from}..{period_from - dt.timedelta(days=1)} is in none of them")
     if periods[-1][1] != date_to:
         problems.append(f"the last balance file ends on {periods[-1][1]}, not {date_to}")
-    for (_, end), (start, _), before, after in zip(periods, periods[1:], files, files[1:]):
+    breaks = []
+    for (_, end), (start, later), before, after in zip(periods, periods[1:], files, files[1:]):
         if start != end + dt.timedelta(days=1):
             problems.append(f"the balance files leave a gap: {end + dt.timedelta(days=1)}.."
                             f"{start - dt.timedelta(days=1)} is in none of them")
             continue
-        for key, published, restated in _differ(_by_key(before, "residents_after"),
-                                                _by_key(after, "residents_before")):
-            problems.append(f"chain break on {start} {_key_text(key)}: residents_before {restated} ≠ the "
-                            f"{end} file's residents_after {published} (a late event restated a published figure)")
+        breaks += [(later, end, key, published, restated) for key, published, restated
+                   in _differ(_by_key(before, "residents_after"), _by_key(after, "residents_before"))]
+    if breaks:
+        later, end, key, published, restated = breaks[0]
+        dates = sorted({b[0].isoformat() for b in breaks})
+        problems.append(f"{len(breaks)} chain break(s) in the files of {', '.join(dates[:5])}"
+                        f"{' …' if len(dates) > 5 else ''} (late events restated published figures, and are in no "
+                        f"file's movements), first: the {later} file's residents_before {_key_text(key)} {restated} ≠ "
+                        f"the {end} file's residents_after {published}")
     first, last = _by_key(files[0], "residents_before"), _by_key(files[-1], "residents_after")
     sums = {c: _by_key([r for rows in files for r in rows], c) for c in SUMMED}
     keys = sorted(set(first) | set(last) | {k for v in sums.values() for k in v})
     summed = pl.DataFrame([{"nationality_group": k[0], "sex": k[1], "residents_before": first.get(k, 0),
                             **{c: sums[c].get(k, 0) for c in SUMMED}, "residents_after": last.get(k, 0)}
                            for k in keys], schema=_NO_BALANCE.schema)
-    for key, expected, after in _differ({k: first.get(k, 0) + sums["net_change"].get(k, 0) for k in keys}, last):
+    for key, expected, after in ([] if breaks else  # a break is named once, not again as the period's sum
+                                 _differ({k: first.get(k, 0) + sums["net_change"].get(k, 0) for k in keys}, last)):
         problems.append(f"{date_from}..{date_to} {_key_text(key)}: residents_before + Σ net_change = {expected} ≠ "
                         f"residents_after {after}")
     counted = {(g, s): int(n) for g, s, n in population.group_by(KEYS).agg(pl.col("residents").sum()).iter_rows()}

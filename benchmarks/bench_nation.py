@@ -80,6 +80,28 @@ def _generate(args: tuple[str, int, int]) -> str:
     return code
 
 
+def from_layout(folder: Path, n: int) -> tuple[Path, dt.date, dict]:
+    """N cities of a `juki nation layout` folder (spread over the prefectures as `--cities N` takes them), with
+    fresh stores and statistics under a run folder beside it; their own subscribers and keys.env."""
+    from juki_core.cities import keys_beside, load_cities, load_keys
+    from synthetic.nation import choose
+
+    every = {c["municipality_code"]: c for c in load_cities(folder / "cities.yaml")}
+    chosen = [every[m.municipality_code] for m in choose(cities=n) if m.municipality_code in every][:n]
+    if len(chosen) < n:
+        raise SystemExit(f"{folder} holds {len(every)} cities, not the {n} asked for")
+    run = folder.parent / f"{folder.name}-run"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    cities = [{**c, "store": f"{c['municipality_code']}/registry.duckdb", "stats": str(run / c["municipality_code"] / "stats")}
+              for c in chosen]
+    (run / "cities.json").write_text(json.dumps({"cities": cities}, ensure_ascii=False))
+    first = sorted(Path(chosen[0]["inbox"]).glob("*.csv"))[0].name
+    baseline = dt.datetime.strptime(re.search(r"_(\d{8})", first)[1], "%Y%m%d").date()
+    say(f"layout: {n} cities of {folder} ({load()})")
+    return run, baseline, load_keys(keys_beside(folder / "cities.yaml"))
+
+
 def lay_out(n: int, residents: int) -> tuple[Path, dt.date]:
     """The inputs of N cities (generated once, in two processes), fresh stores, and the cities YAML."""
     codes = municipality_codes(n)
@@ -107,27 +129,36 @@ def child(run: Path, until: str | None, out: Path) -> None:
 
     calls: collections.Counter = collections.Counter()
     slow: list[float] = []
+    failures: collections.Counter = collections.Counter()
     lock = threading.Lock()
     ids = re.compile(r"/[0-9a-f]{8}-[0-9a-f-]{27}")
 
+    def tally(request, status, seconds: float) -> None:
+        endpoint = f"{request.method} {ids.sub('/{id}', request.url.path)}"
+        with lock:
+            calls[endpoint] += 1
+            if status == "raised" or status >= 400:  # the client retries 429, 503 and the like: each try counts
+                failures[f"{endpoint} -> {status}"] += 1
+            slow.append(seconds)
+
     def counted(send):
         async def asend(self, request, *a, **k):
-            t = time.perf_counter()
+            t, status = time.perf_counter(), "raised"
             try:
-                return await send(self, request, *a, **k)
+                response = await send(self, request, *a, **k)
+                status = response.status_code
+                return response
             finally:
-                with lock:
-                    calls[f"{request.method} {ids.sub('/{id}', request.url.path)}"] += 1
-                    slow.append(time.perf_counter() - t)
+                tally(request, status, time.perf_counter() - t)
 
         def ssend(self, request, *a, **k):
-            t = time.perf_counter()
+            t, status = time.perf_counter(), "raised"
             try:
-                return send(self, request, *a, **k)
+                response = send(self, request, *a, **k)
+                status = response.status_code
+                return response
             finally:
-                with lock:
-                    calls[f"{request.method} {ids.sub('/{id}', request.url.path)}"] += 1
-                    slow.append(time.perf_counter() - t)
+                tally(request, status, time.perf_counter() - t)
         return asend if send is httpx.AsyncClient.send else ssend
 
     httpx.AsyncClient.send = counted(httpx.AsyncClient.send)
@@ -163,7 +194,7 @@ def child(run: Path, until: str | None, out: Path) -> None:
         "wall": wall, "cpu": cpu, "state": state.type.value, "message": (state.message or "")[:500],
         "flow_run_id": str(state.state_details.flow_run_id), "started": started.isoformat(),
         "statuses": dict(collections.Counter(r["status"] for r in outcome or [])),
-        "calls": dict(calls), "events": dict(events), "latency": {"n": len(lat), "p50": lat[len(lat) // 2] if lat else 0,
+        "calls": dict(calls), "events": dict(events), "failures": dict(failures), "latency": {"n": len(lat), "p50": lat[len(lat) // 2] if lat else 0,
                                           "p95": lat[int(len(lat) * .95)] if lat else 0, "max": lat[-1] if lat else 0}}))
 
 
@@ -193,6 +224,19 @@ def api_figures(api: str, flow_run_id: str, started: str) -> dict:
     return {"task_runs": task_runs, "flow_runs_since": flow_runs, "link_tasks": len(times),
             "link_p50": times[len(times) // 2] if times else 0, "link_p90": times[int(len(times) * .9)] if times else 0,
             "link_max": times[-1] if times else 0, "sample_names": dict(by_name.most_common(12))}
+
+
+def done_links(api: str, since_monotonic: float) -> int | str:
+    """Link tasks completed since the phase began (the API's count)."""
+    import httpx
+
+    after = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=time.perf_counter() - since_monotonic)).isoformat()
+    try:
+        return httpx.post(f"{api}/task_runs/count", timeout=30, json={"task_runs": {
+            "name": {"like_": "daily linkage of"}, "state": {"type": {"any_": ["COMPLETED"]}},
+            "start_time": {"after_": after}}}).json()
+    except httpx.HTTPError as exc:
+        return f"? ({type(exc).__name__})"
 
 
 def server_db(api: str, told: str) -> str:
@@ -246,8 +290,12 @@ def phase(name: str, run: Path, until: dt.date | None, env: dict, api: str) -> d
     proc = subprocess.Popen([PYTHON, __file__, "--child", str(run), until.isoformat() if until else "", str(out)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     peak = {"flow": 0, **{k: 0 for k in servers}}
-    n = 0
+    n, began = 0, time.perf_counter()
     while proc.poll() is None:
+        if n and n % 120 == 0:  # every minute: how far, and memory as the cities pile up
+            say(f"  … {time.perf_counter() - began:.0f} s: {done_links(api, began)} cities done, flow RSS "
+                f"{peak['flow'] / MiB:.0f} MiB, " + ", ".join(f"{k} {v / MiB:.0f} MiB" for k, v in peak.items()
+                                                              if k != "flow") + f", {load()}")
         try:
             peak["flow"] = max(peak["flow"], psutil.Process(proc.pid).memory_info().rss)
         except psutil.NoSuchProcess:
@@ -300,6 +348,8 @@ def report(name: str, n: int, f: dict) -> None:
         f"p95 {f['latency']['p95'] * 1000:.0f} ms max {f['latency']['max']:.2f} s")
     top = sorted(f["calls"].items(), key=lambda kv: -kv[1])[:8]
     say("  top calls: " + ", ".join(f"{k} {v}" for k, v in top))
+    if f.get("failures"):
+        say("  calls answered >= 400 or raised: " + ", ".join(f"{k} x{v}" for k, v in f["failures"].items()))
     say(f"  events over the websocket: {sum(v for k, v in f['events'].items() if not k.startswith('('))} "
         f"({sum(v for k, v in f['events'].items() if not k.startswith('(')) / n:.1f} per city), "
         f"websocket connects {f['events'].get('(websocket connects)', 0)}")
@@ -317,6 +367,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="JUKI_DASK_WORKERS: Dask threads for the cities")
     ap.add_argument("--server-db", default="auto", choices=("auto", "sqlite", "postgres"),
                     help="which database the server uses (auto: as scripts/prefect-server.sh recorded it)")
+    ap.add_argument("--baseline-only", action="store_true", help="the BASELINE run alone (not the day after it)")
+    ap.add_argument("--layout", type=Path, help="a `juki nation layout` folder to take the cities from "
+                    "(default: cities of --residents generated here)")
     ap.add_argument("--keep", action="store_true", help="keep the stores of the run")
     args = ap.parse_args()
     api = os.environ.get("PREFECT_API_URL")
@@ -326,12 +379,17 @@ def main() -> None:
     if args.workers:
         env["JUKI_DASK_WORKERS"] = str(args.workers)
     workers = env.get("JUKI_DASK_WORKERS", f"default ({min(4, os.cpu_count() or 1)})")
-    say(f"bench_nation: {args.cities} cities x {args.residents} residents, Dask threads {workers}, server {api} on "
+    say(f"bench_nation: {args.cities} cities x {args.layout or args.residents} residents, Dask threads {workers}, server {api} on "
         f"{server_db(api, args.server_db)}, PREFECT_LOGGING_LEVEL {env['PREFECT_LOGGING_LEVEL']}, "
         f"{os.cpu_count()} CPUs, {load()}")
-    run, baseline = lay_out(args.cities, args.residents)
+    if args.layout:
+        run, baseline, keys = from_layout(args.layout.resolve(), args.cities)
+        env.update(keys)
+    else:
+        run, baseline = lay_out(args.cities, args.residents)
     report("BASELINE", args.cities, phase("baseline", run, baseline, env, api))
-    report("day", args.cities, phase("day", run, None, env, api))
+    if not args.baseline_only:
+        report("day", args.cities, phase("day", run, None, env, api))
     if not args.keep:
         shutil.rmtree(run, ignore_errors=True)
 

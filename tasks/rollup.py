@@ -131,10 +131,13 @@ def read_city(city: CityFiles, date_to: dt.date, date_from: dt.date | None = Non
     """Read and check one city's statistics for date_from..date_to; never raises for what its files hold."""
     date_from = date_from or date_to
     code = city.municipality_code
-    fs, root = fsspec.core.url_to_fs(city.stats.rstrip("/"))
-    root = root.rstrip("/")
-    day = f"{root}/{date_to.isoformat()}"
-    absent = [name for name in ("population", "households") if not fs.exists(f"{day}/{name}.parquet")]
+    try:
+        fs, root = fsspec.core.url_to_fs(city.stats.rstrip("/"))
+        root = root.rstrip("/")
+        day = f"{root}/{date_to.isoformat()}"
+        absent = [name for name in ("population", "households") if not fs.exists(f"{day}/{name}.parquet")]
+    except Exception as exc:  # storage that cannot be reached (a protocol not installed, credentials, network)
+        return CityResult(code, MISSING, f"cannot reach {city.stats} ({type(exc).__name__})")
     if absent:
         return CityResult(code, MISSING, f"no {' or '.join(f'{n}.parquet' for n in absent)} "
                                          f"in {city.stats.rstrip('/')}/{date_to.isoformat()}/")

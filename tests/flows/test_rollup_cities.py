@@ -133,3 +133,22 @@ def test_the_national_table_is_the_sum_of_the_cities_own_tables(nation, capsys):
     assert float(table[("000000", "総計")]["計"]) == by_area[("112038", "総計")]["計"] + by_area[("111007", "総計")]["計"]
     reported = {r["団体コード"]: r for r in read_csv(root / "short" / f"{last}_報告状況.csv")}
     assert reported["131016"]["status"] == "missing" and last.isoformat() in reported["131016"]["reason"]
+
+
+@pytest.mark.slow
+def test_expect_nation_names_every_municipality_that_did_not_report(nation, capsys):
+    """--expect nation (the default) over the three: the other 1,738 are missing, every prefecture has its row."""
+    root, _, last = nation
+    out = root / "nation-out"
+    status = main(["rollup", "--date", last.isoformat(), "--cities", str(root / "cities.yaml"), "--out", str(out)])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "of 1741 municipalities reported" in err and "more (all in " in err
+    reported = {r["団体コード"]: r["status"] for r in read_csv(out / f"{last}_報告状況.csv")}
+    ours = {code for _, code in CITIES}
+    assert len(reported) == 1741 and {s for c, s in reported.items() if c not in ours} == {"missing"}
+    assert reported["112038"] == reported["111007"] == "reported"  # (千代田区's folder may be gone: test above)
+    table = read_csv(out / f"{last}_人口動態及び世帯数.csv")
+    prefectures = [r for r in table if r["区分"] == "総計" and r["市区町村名"] == "" and r["団体コード"] != "000000"]
+    assert len(prefectures) == 47 and prefectures[0]["都道府県名"] == "北海道"
+    assert table[0]["集計状況"].startswith("不完全（未報告")

@@ -180,6 +180,14 @@ def test_the_population_file_must_agree_with_the_balance(two_cities, tmp_path):
     assert t.failing == ["112038"] and "population.parquet residents 3" in reason and "(japanese, sex 2)" in reason
 
 
+def test_storage_that_cannot_be_reached_is_missing_not_a_crash(two_cities):
+    """A stats URI whose protocol is unknown: that city is missing, named with the reason; the others are read."""
+    t = roll([two_cities[0], r.CityFiles("chiyoda", "131016", "nosuchprotocol://bucket/stats")])
+    assert t.missing == ["131016"] and rows_of(t, "000000")["計"] == 5
+    reason = t.status.filter(pl.col("団体コード") == "131016")["reason"][0]
+    assert reason.startswith("cannot reach nosuchprotocol://bucket/stats (")
+
+
 def test_an_unreadable_file_fails_the_city_naming_the_file(two_cities, tmp_path):
     (tmp_path / "kawaguchi" / D.isoformat() / "households.parquet").write_bytes(b"not parquet")
     t = roll(two_cities)

@@ -4,7 +4,8 @@ Writes, once, the statistics files of all 1,741 municipalities of data/reference
 population and town counts (synthetic/nation_stats.py; written by tasks.stats_files.write_tables as cities write
 them; a 政令指定都市's towns are its wards' towns, with a wards.csv), for the last --days business days up to
 --date, then times `juki rollup` in a fresh process for 50 and 200 cities and the nation, and the nation again
-through fsspec `file://` URIs, and the nation's steps called without Prefect (where the roll-up's own time goes).
+through fsspec `file://` URIs, and the nation's steps called without Prefect (where the roll-up's own time goes),
+also over copies of the files in fsspec's memory:// store.
 Each run: wall, CPU, peak RSS (of the process and its children), the files and bytes the roll-up reads, their
 rows, the load average and the output tables' row counts. The files are kept in --out and reused while the date,
 days and seed are the same (--rewrite writes them again).
@@ -56,6 +57,14 @@ def write_city(job: tuple[dict, str, list, int]) -> int:
     return nation_stats.write_city(city, out, periods, seed, write_tables)
 
 
+def subsets(out: Path, cities: list[dict], sizes: list[int]) -> None:
+    """cities-N.yaml: N municipalities spread over the prefectures, largest first (as `juki nation layout`)."""
+    by_code = {c["code"]: c for c in cities}
+    for n in sizes:
+        if not (out / f"cities-{n}.yaml").is_file():
+            nation_stats.cities_yaml(out / f"cities-{n}.yaml", [by_code[m.municipality_code] for m in choose(cities=n)])
+
+
 def prepare(out: Path, date: dt.date, days: int, seed: int, rewrite: bool, workers: int, sizes: list[int]) -> dict:
     """The folder of simulated files (reused when written before with the same date, days, seed and format)."""
     manifest = out / "manifest.json"
@@ -65,6 +74,7 @@ def prepare(out: Path, date: dt.date, days: int, seed: int, rewrite: bool, worke
         if not rewrite and {k: kept.get(k) for k in wanted} == wanted:
             say(f"reusing {out} (written {kept['written']}: {kept['cities']} cities, {kept['residents']:,} "
                 f"residents, {kept['rows']:,} rows in {kept['seconds']:.0f} s, {kept['load']})")
+            subsets(out, nation_stats.plan(), sizes)
             return kept
         shutil.rmtree(out)  # only a folder this benchmark wrote (it has our manifest)
     elif out.exists() and any(out.iterdir()):
@@ -83,9 +93,7 @@ def prepare(out: Path, date: dt.date, days: int, seed: int, rewrite: bool, worke
                 say(f"  {done}/{len(jobs)} cities, {rows:,} rows ({time.monotonic() - began:.0f} s)")
     nation_stats.cities_yaml(out / "cities.yaml", cities)
     nation_stats.cities_yaml(out / "cities-file-uri.yaml", cities, uri=True)
-    by_code = {c["code"]: c for c in cities}
-    for n in sizes:
-        nation_stats.cities_yaml(out / f"cities-{n}.yaml", [by_code[m.municipality_code] for m in choose(cities=n)])
+    subsets(out, cities, sizes)
     kept = wanted | {"cities": len(cities), "residents": sum(c["population"] for c in cities), "rows": rows,
                      "periods": [[a.isoformat(), b.isoformat()] for a, b in periods],
                      "seconds": time.monotonic() - began, "load": load(),
@@ -154,14 +162,14 @@ def timed(args: list[str], env: dict, logs: Path) -> dict:
 def run_rollup(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: Path) -> None:
     """`juki rollup` over a cities file in a fresh process, and the figures."""
     periods = kept["periods"]
-    out = scratch / label
+    out = scratch / label.replace(":", "").replace("/", "")
     shutil.rmtree(out, ignore_errors=True)
     files, size, rows = inputs(cities_yaml, periods)
     args = [str(ROOT / ".venv" / "bin" / "juki"), "rollup", "--date", periods[-1][1], "--from", periods[0][0],
             "--cities", str(cities_yaml), "--expect", expect, "--out", str(out)]
     env = os.environ | {"PREFECT_LOGGING_LEVEL": "WARNING"}
     before_load = os.getloadavg()[0]
-    r = timed(args, env, scratch / f"{label}.logs")
+    r = timed(args, env, out.parent / f"{out.name}.logs")
     cpu, peak = r["cpu"], r["peak"]
     tables = {p.name.split("_", 1)[1]: max(p.read_text(encoding="utf-8-sig").count("\n") - 1, 0)
               for p in sorted(out.glob("*.csv"))} if out.is_dir() else {}
@@ -176,8 +184,29 @@ def run_rollup(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: 
         say("    " + r["stderr"].strip().splitlines()[-1][:300])
 
 
-def phases(cities_yaml: Path, date_to: dt.date, date_from: dt.date, expect: str, out: Path) -> None:
-    """The roll-up's steps called directly, without Prefect, each timed (run in a fresh child process)."""
+def in_memory(cities: list) -> list:
+    """The cities' files copied into fsspec's memory:// store (an object store without a network): their CityFiles
+    there."""
+    import fsspec
+
+    from tasks.rollup import CityFiles
+
+    memory, moved = fsspec.filesystem("memory"), []
+    for c in cities:
+        root = f"/nation/{c.municipality_code}"
+        for path in Path(c.stats).rglob("*.parquet"):
+            memory.pipe(f"{root}/stats/{path.relative_to(c.stats).as_posix()}", path.read_bytes())
+        if c.wards:
+            memory.pipe(f"{root}/wards.csv", Path(c.wards).read_bytes())
+        moved.append(CityFiles(c.name, c.municipality_code, f"memory://{root}/stats",
+                               f"memory://{root}/wards.csv" if c.wards else None))
+    return moved
+
+
+def phases(cities_yaml: Path, date_to: dt.date, date_from: dt.date, expect: str, out: Path,
+           memory: bool = False) -> None:
+    """The roll-up's steps called directly, without Prefect, each timed (run in a fresh child process); with
+    memory, over copies of the files in fsspec's memory:// store."""
     from tasks import rollup as r
     from tasks.stats_files import pyramid_png
 
@@ -190,6 +219,9 @@ def phases(cities_yaml: Path, date_to: dt.date, date_from: dt.date, expect: str,
     reference, prefectures = r.reference()
     expected = r.expected_codes(reference, cities, expect)
     mark("cities file and reference")
+    if memory:
+        cities = in_memory(cities)
+        mark("files copied into memory://")
     results = r.read_cities(cities, date_to, date_from, r.ward_names(reference))
     mark("read and check")
     tables = r.lay_out(reference, prefectures, expected, results, date_to)
@@ -200,15 +232,16 @@ def phases(cities_yaml: Path, date_to: dt.date, date_from: dt.date, expect: str,
                     for a, b, label in ((a, b, b[0]) for a, b in zip(marks, marks[1:]))))
 
 
-def run_phases(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: Path) -> None:
+def run_phases(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: Path, memory: bool = False) -> None:
     """phases() in a fresh process: where the roll-up's own time goes, Prefect left out."""
-    out = scratch / f"{label} (steps)"
+    name = label.replace(":", "").replace("/", "")
+    out = scratch / f"{name} (steps)"
     args = [sys.executable, __file__, "--phases-of", str(cities_yaml), "--expect", expect, "--date",
-            kept["periods"][-1][1], "--from", kept["periods"][0][0], "--out", str(out)]
+            kept["periods"][-1][1], "--from", kept["periods"][0][0], "--out", str(out), *(["--memory"] * memory)]
     before_load = os.getloadavg()[0]
-    r = timed(args, os.environ | {"PREFECT_LOGGING_LEVEL": "WARNING"}, scratch / f"{label}.steps.logs")
-    printed = (out.parent / f"{label}.steps.logs" / "stdout").read_text().strip()
-    say(f"  {label + ', no Prefect':<22} exit {r['rc']}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s CPU  peak RSS "
+    r = timed(args, os.environ | {"PREFECT_LOGGING_LEVEL": "WARNING"}, scratch / f"{name}.steps.logs")
+    printed = (scratch / f"{name}.steps.logs" / "stdout").read_text().strip()
+    say(f"  {label + ' steps':<22} exit {r['rc']}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s CPU  peak RSS "
         f"{r['peak'] / GiB:.2f} GiB  load {before_load:.2f} → {r['load'][0]:.2f}")
     say(f"  {'':<22} {printed}" if r["rc"] == 0 else "    failed: " + r["stderr"][-1500:])
 
@@ -229,9 +262,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--phases-of", type=Path, help=argparse.SUPPRESS)  # the child process of run_phases
     parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
     parser.add_argument("--expect", default="nation", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phases_of:
-        phases(args.phases_of, args.date, args.date_from, args.expect, args.out)
+        phases(args.phases_of, args.date, args.date_from, args.expect, args.out, args.memory)
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     say(f"bench_rollup: {os.cpu_count()} cores, {load()}")
@@ -247,6 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     run_rollup(f"nation ({kept['cities']:,})", args.out / "cities.yaml", "nation", kept, scratch)
     if not args.no_steps:
         run_phases("nation", args.out / "cities.yaml", "nation", kept, scratch)
+        run_phases("nation, memory://", args.out / "cities.yaml", "nation", kept, scratch, memory=True)
     if not args.no_file_uri:
         run_rollup("nation, file:// URIs", args.out / "cities-file-uri.yaml", "nation", kept, scratch)
 

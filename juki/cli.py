@@ -121,11 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", help="the DuckDB store (default: $JUKI_STORE or data/registry.duckdb)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, store: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text,
                                   epilog=textwrap.dedent(EXAMPLES.get(name, "")),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
+        if store:  # the many-cities commands name their cities' stores in a cities file
+            sub.add_argument("--store", default=argparse.SUPPRESS, help="the DuckDB store")
         return sub
 
     ingest = command("ingest", "Run the daily-linkage flow on these change files, in name order.")
@@ -288,7 +289,7 @@ Running it again with the same --as-of erases nothing more; `juki replay` repeat
     generate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     rollup = command("rollup", "The national roll-up (全国集計): every city's statistics files for a date, "
                                "checked and summed into the survey's tables for the nation, each prefecture, "
-                               "municipality and 区.")
+                               "municipality and 区.", store=False)
     rollup.description = """\
 Read every listed city's statistics files (stats/<date>/population, households and balance .parquet, through
 fsspec: local folders or object storage URIs), check each city's balance, and write the tables of
@@ -317,7 +318,8 @@ every row above it says 不完全. Written into --out: <D>_人口動態及び世
                              "(nation, the default) or only those in the cities file (listed)")
     rollup.add_argument("--out", required=True, metavar="DIR", help="the folder to write the tables into (fsspec URI allowed)")
 
-    nation = command("nation", "A simulated nation: many municipalities' cities laid out for `juki many-cities`.")
+    nation = command("nation", "A simulated nation: many municipalities' cities laid out for `juki many-cities`.",
+                     store=False)
     nation_commands = nation.add_subparsers(dest="what", metavar="WHAT", required=True)
     lay = nation_commands.add_parser(
         "layout", help="generate the chosen municipalities' cities under --out",
@@ -342,7 +344,8 @@ second largest of each, and so on. A city's files depend only on its code, --sca
     lay.add_argument("--start", type=_date, default=dt.date(2026, 4, 1), help="baseline business date")
     lay.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
 
-    many = command("many-cities", "Run the daily linkage of every city of a cities file at once (Dask).")
+    many = command("many-cities", "Run the daily linkage of every city of a cities file at once (Dask).",
+                   store=False)
     many.description = """\
 Run the many-cities flow: every city of --cities (YAML, `cities: [{name, municipality_code, store, inbox,
 subscribers, stats, wards, city_name}, ...]`, paths relative to it) takes its new inbox files into its own

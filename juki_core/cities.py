@@ -23,11 +23,16 @@ def load_cities(path: str | os.PathLike) -> list[dict]:
     source = Path(path)
     try:
         document = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CitiesError(f"{source}: {exc}") from None
+    except OSError as exc:
+        raise CitiesError(f"cannot read the cities file {source}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise CitiesError(f"{source} is not YAML: {exc}") from None
     entries = document.get("cities") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-        raise CitiesError(f"{source} lists no cities under `cities:`")
+    if not isinstance(entries, list) or not entries:
+        raise CitiesError(f"{source}: expected `cities:` with a list of cities")
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise CitiesError(f"{source}: city {i} is not a mapping")
     folder = source.resolve().parent
     return [{k: (_beside(folder, str(v)) if k in PATHS and v else v) for k, v in entry.items()}
             for entry in entries]

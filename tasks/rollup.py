@@ -13,8 +13,8 @@ from pathlib import Path
 
 import fsspec
 import polars as pl
-import yaml
 
+from juki_core.cities import CitiesError, load_cities as read_cities_file
 from tasks.stats_report import age_rows, movement_rows
 
 NATION = ("000000", "全国", "")
@@ -33,8 +33,7 @@ REPORTED, MISSING, FAILING = "reported", "missing", "failing"
 READERS = 8  # files are read in threads: the time goes in waiting for storage, not in Python
 
 
-class CitiesFileError(ValueError):
-    """The cities file cannot be used (its message names the file and the entry)."""
+CitiesFileError = CitiesError  # refused with the error many-cities refuses a cities file with
 
 
 @dataclass(frozen=True)
@@ -61,31 +60,10 @@ class CityResult:
     balance: pl.DataFrame | None = None  # one row per key over the period: residents_before, SUMMED, residents_after
 
 
-def _is_uri(text: str) -> bool:
-    return "://" in text
-
-
 def load_cities(path: str | Path) -> list[CityFiles]:
     """The cities of a cities YAML (`cities: [{name, municipality_code, store, stats?, wards?}, …]`)."""
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CitiesFileError(f"cannot read the cities file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise CitiesFileError(f"{path} is not YAML: {exc}") from None
-    entries = doc.get("cities") if isinstance(doc, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise CitiesFileError(f"{path}: expected `cities:` with a list of cities")
-    here = path.resolve().parent
-
-    def place(value: str) -> str:
-        return value if _is_uri(value) else str(here / value)
-
     cities, seen = [], set()
-    for i, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict):
-            raise CitiesFileError(f"{path}: city {i} is not a mapping")
+    for i, entry in enumerate(read_cities_file(path), 1):
         code, name = str(entry.get("municipality_code") or ""), str(entry.get("name") or "")
         if not (len(code) == 6 and code.isdigit()):
             raise CitiesFileError(f"{path}: city {i} ({name or 'no name'}): municipality_code must be 6 digits, "
@@ -94,13 +72,12 @@ def load_cities(path: str | Path) -> list[CityFiles]:
             raise CitiesFileError(f"{path}: municipality_code {code} is listed twice")
         seen.add(code)
         if entry.get("stats"):
-            stats = place(str(entry["stats"]))
+            stats = str(entry["stats"])
         elif entry.get("store"):
-            stats = str(Path(place(str(entry["store"]))).parent / "stats")
+            stats = str(Path(str(entry["store"])).parent / "stats")
         else:
             raise CitiesFileError(f"{path}: city {i} ({code}) has neither `stats` nor `store`")
-        wards = place(str(entry["wards"])) if entry.get("wards") else None
-        cities.append(CityFiles(name or code, code, stats, wards))
+        cities.append(CityFiles(name or code, code, stats, str(entry["wards"]) if entry.get("wards") else None))
     return cities
 
 

@@ -92,13 +92,19 @@ def balance_dates(fs, root: str, date_from: dt.date, date_to: dt.date) -> list[d
     """The statistics dates in date_from..date_to that have a balance file (each file's period ends on its date)."""
     if date_from == date_to:
         return [date_to] if fs.exists(f"{root}/{date_to.isoformat()}/balance.parquet") else []
+    # one listing of the date folders, then a look into those of the period only: a glob of */balance.parquet
+    # walks every date folder of the city's history (~240 a year: 18 ms a city on a local disk, 31 s a nation)
+    try:
+        folders = fs.ls(root, detail=False)
+    except FileNotFoundError:
+        return []
     found = []
-    for path in fs.glob(f"{root}/*/balance.parquet"):
+    for path in folders:
         try:
-            day = dt.date.fromisoformat(path.rstrip("/").split("/")[-2])
+            day = dt.date.fromisoformat(path.rstrip("/").rsplit("/", 1)[-1])
         except ValueError:
             continue
-        if date_from <= day <= date_to:
+        if date_from <= day <= date_to and fs.exists(f"{root}/{day.isoformat()}/balance.parquet"):
             found.append(day)
     return sorted(found)
 

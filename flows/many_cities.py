@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from flows import daily_linkage
 from flows.hooks import FLOW_TIMEOUT_SECONDS, failed, report_failure
+from juki_core.cities import load_cities
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
 from tasks import daily
@@ -75,6 +76,19 @@ def link_city(city: City, until: dt.date | None = None) -> dict:
                       "problems": " ".join(record.problems())}
 
 
+def listed_cities(cities: list[City] | None, cities_file: str | None) -> list[City]:
+    """The cities given, or those of a cities YAML.
+
+    Many cities are better named by their file: every task's submission to Dask carries the flow run's parameters
+    (Prefect's serialized context, which Dask then tokenizes), so a list of all 1,741 cities cost each submission
+    ~0.8 MB and the run's submissions O(N²) time and memory (docs/nation.md)."""
+    if (cities is None) == (cities_file is None):
+        raise ValueError("give the cities or a cities file, not both or neither")
+    if cities_file is not None:
+        return [City(**c) for c in load_cities(cities_file)]
+    return [c if isinstance(c, City) else City(**c) for c in cities]
+
+
 def _outcome(city: City, future) -> dict:
     """A city's summary, or one that says it crashed (the exception's type only: its text may quote data)."""
     result = future.result(raise_on_failure=False)
@@ -88,9 +102,11 @@ def _outcome(city: City, future) -> dict:
 @flow(name="many-cities", log_prints=False, persist_result=False, timeout_seconds=FLOW_TIMEOUT_SECONDS,
       on_failure=[report_failure], on_crashed=[report_failure],
       task_runner=task_runner())
-def many_cities(cities: list[City], until: dt.date | None = None) -> list[dict]:
+def many_cities(cities: list[City] | None = None, until: dt.date | None = None,
+                cities_file: str | None = None) -> list[dict]:
     """Run the daily linkage for every city in parallel; one city's failure does not stop the others."""
     log = get_run_logger()
+    cities = listed_cities(cities, cities_file)
     names = [c.name for c in cities]
     if len(set(names)) != len(names) or len({c.store for c in cities}) != len(cities):
         return failed("every city needs a name and a store of its own.", [])

@@ -895,7 +895,7 @@ def cmd_many_cities(args) -> int:
             os.environ.setdefault(name, value)  # a variable set by the caller wins
     except CitiesError as exc:
         raise UsageError(str(exc)) from None
-    return run_many_cities(cities, args.until, args.json)
+    return run_many_cities(cities, args.until, args.json, cities_file=args.cities)
 
 
 COMMANDS = {"rollup": cmd_rollup, "ingest": cmd_ingest, "daily": cmd_daily, "quarantine": cmd_quarantine, "show": cmd_show, "stats": cmd_stats, "handoff": cmd_handoff, "audit": cmd_audit, "replay": cmd_replay, "retention": cmd_retention,

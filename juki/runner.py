@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
+from pathlib import Path
 
 from juki_core.settings import Settings
 
@@ -123,12 +124,15 @@ def run_retention(settings: Settings, as_of: dt.date | None, years: int, quarant
     return 1 if state.is_failed() else 0
 
 
-def run_many_cities(cities: list[dict], until: dt.date | None = None, as_json: bool = False) -> int:
-    """Run the many-cities flow; 0 when every city's run completed, 1 otherwise."""
+def run_many_cities(cities: list[dict], until: dt.date | None = None, as_json: bool = False,
+                    cities_file: str | None = None) -> int:
+    """Run the many-cities flow (over the cities file when given: small parameters); 0 when every city's run
+    completed, 1 otherwise."""
     _start_prefect()
     from flows.many_cities import many_cities
 
-    state = many_cities(cities=cities, until=until, return_state=True)
+    chosen = {"cities_file": str(Path(cities_file).resolve())} if cities_file else {"cities": cities}
+    state = many_cities(**chosen, until=until, return_state=True)
     result = _outcome(state)
     if isinstance(result, BaseException):
         print(f"juki: {result}", file=sys.stderr)

@@ -12,7 +12,7 @@ days and seed are the same (--rewrite writes them again).
 
     .venv/bin/python benchmarks/bench_rollup.py [--out data/bench/nation-stats] [--date 2026-04-30] [--days 3]
                                                 [--seed 1] [--rewrite] [--sizes 50,200] [--no-file-uri]
-                                                [--no-steps] [--only-write]
+                                                [--no-steps] [--only-write] [--history 240]
 """
 
 from __future__ import annotations
@@ -246,6 +246,31 @@ def run_phases(label: str, cities_yaml: Path, expect: str, kept: dict, scratch: 
     say(f"  {'':<22} {printed}" if r["rc"] == 0 else "    failed: " + r["stderr"][-1500:])
 
 
+def with_history(out: Path, kept: dict, n: int, history: int) -> Path:
+    """A copy (hard links) of the cities of cities-N.yaml with `history` earlier business days' date folders, each
+    the first date's files again: a city's stats/ after a year of daily runs; its cities file."""
+    folder = out.parent / f"{out.name}-history{history}-{n}"
+    if (folder / "cities.yaml").is_file():
+        return folder / "cities.yaml"
+    shutil.rmtree(folder, ignore_errors=True)
+    codes = [c["municipality_code"] for c in
+             yaml.safe_load((out / f"cities-{n}.yaml").read_text(encoding="utf-8"))["cities"]]
+    cities = nation_stats.plan(codes)
+    first = dt.date.fromisoformat(kept["periods"][0][0]) - dt.timedelta(days=1)
+    days = [d for _f, d in nation_stats.statistics_dates(first, history)] if history else []
+    for c in cities:
+        source, target = out / c["code"] / "stats", folder / c["code"] / "stats"
+        dates = sorted(p.name for p in source.iterdir())
+        for day, files in [(d, d) for d in dates] + [(d.isoformat(), dates[0]) for d in days]:
+            (target / day).mkdir(parents=True, exist_ok=True)
+            for f in (source / files).iterdir():
+                os.link(f, target / day / f.name)
+        if c["wards"]:
+            os.link(out / c["code"] / "wards.csv", folder / c["code"] / "wards.csv")
+    nation_stats.cities_yaml(folder / "cities.yaml", cities)
+    return folder / "cities.yaml"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "nation-stats")
@@ -258,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes writing the files")
     parser.add_argument("--no-file-uri", action="store_true", help="skip the run through file:// URIs")
     parser.add_argument("--only-write", action="store_true", help="write the files, time nothing")
+    parser.add_argument("--history", type=int, default=0, metavar="DAYS",
+                        help="also time the steps for the first --sizes subset with DAYS earlier date folders "
+                             "(hard links) in each city's stats/, as after a year of daily runs (240)")
     parser.add_argument("--no-steps", action="store_true", help="skip the nation's steps timed without Prefect")
     parser.add_argument("--phases-of", type=Path, help=argparse.SUPPRESS)  # the child process of run_phases
     parser.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help=argparse.SUPPRESS)
@@ -282,6 +310,9 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_steps:
         run_phases("nation", args.out / "cities.yaml", "nation", kept, scratch)
         run_phases("nation, memory://", args.out / "cities.yaml", "nation", kept, scratch, memory=True)
+    if args.history and sizes:
+        history = with_history(args.out, kept, sizes[0], args.history)
+        run_phases(f"{sizes[0]} cities, {args.history} days of history", history, "listed", kept, scratch)
     if not args.no_file_uri:
         run_rollup("nation, file:// URIs", args.out / "cities-file-uri.yaml", "nation", kept, scratch)
 

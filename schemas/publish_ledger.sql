@@ -26,3 +26,16 @@ create table if not exists handoff_intent (
     run_id          varchar not null,
     created_at      timestamp not null     -- UTC
 );
+
+-- one row per writing of one date's statistics files: the register's knowledge they were written with, the
+-- newest applied delivery (file_ledger) and its received_at, which is the recorded_from of the versions it
+-- wrote. the newest row per (target, business_date) is what the files on the target hold: the next date's
+-- balance file starts from it (residents as known then, the movements known since). written in the same
+-- transaction as the statistics watermark's move of that date, when it moves.
+create table if not exists statistics_written (
+    target          varchar not null,      -- the stats folder, as publish_watermark has it
+    business_date   date not null,
+    delivery_no     bigint not null,
+    known_at        timestamp not null,    -- UTC, the register's recorded_from axis
+    run_id          varchar not null
+);

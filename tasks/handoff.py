@@ -601,6 +601,23 @@ def move_watermark(con: duckdb.DuckDBPyConnection, output: str, target: str, del
                  "at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)})
 
 
+def record_statistics_written(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date,
+                              run_id: str) -> None:
+    """Record the knowledge a date's statistics files were just written with (call inside its transaction)."""
+    ensure_publish_tables(con)
+    con.execute("insert into statistics_written select $t, $d, delivery_no, received_at, $r from file_ledger "
+                "where status = 'applied' order by delivery_no desc limit 1",
+                {"t": _public_uri(target), "d": business_date, "r": run_id})
+
+
+def statistics_known_at(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date) -> dt.datetime | None:
+    """What the register knew when a date's statistics files were last written; None when not recorded."""
+    ensure_publish_tables(con)
+    (known,) = con.execute("select arg_max(known_at, delivery_no) from statistics_written where target = $t "
+                           "and business_date = $d", {"t": _public_uri(target), "d": business_date}).fetchall()[0]
+    return known
+
+
 def watermark(con: duckdb.DuckDBPyConnection, output: str, target: str) -> int:
     """The newest applied delivery the output reflects; for a store from before watermarks, read off its ledgers."""
     ensure_publish_tables(con)

@@ -90,7 +90,9 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
 
     A date is written again when a later delivery of that date arrives (its figures restated); a late event
     that changes an earlier date does not rewrite that date's files (`juki stats --as-of` gives the restated
-    figures). `until` bounds the deliveries taken (the replay of a run that crashed)."""
+    figures): the next date's balance file counts it. Each date's writing records the knowledge it was written
+    with (statistics_written), with the watermark's move. `until` bounds the deliveries taken (the replay of a
+    run that crashed)."""
     out = StatisticsOutput()
     pending = handoff.pending_deliveries(con, STATISTICS, stats_uri, until)
     first = first_baseline_date(con)
@@ -99,22 +101,35 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
     days = statistics_dates(con, stats_uri, pending)
     delivered = {day for _, day in pending}
     for day in days:
-        if day >= first:  # the register knows nothing before its first BASELINE
-            out.day, out.tables = day, stats_files.daily_tables(con, day, balance_period_from(con, day))
+        written = day >= first  # the register knows nothing before its first BASELINE
+        if written:
+            period_from = balance_period_from(con, day)
+            known_before = (None if period_from is None else
+                            handoff.statistics_known_at(con, stats_uri, period_from - dt.timedelta(days=1)))
+            out.day, out.tables = day, stats_files.daily_tables(con, day, period_from, known_before)
             out.digests |= stats_files.write_tables(out.tables, stats_uri, day, written=fault)
             if day == days[-1]:
                 out.pyramid = stats_files.pyramid_png(out.tables["population"], out.day)
                 out.pyramid_path, out.digests[f"{out.day.isoformat()}/pyramid.png"] = stats_files.write_pyramid(
                     out.pyramid, stats_uri, out.day)
                 fault("after-stats-file")
-        if day not in delivered:
-            continue  # a business day without a file: no delivery for the watermark to pass
-        # the watermark passes the deliveries before the first one still waiting for its date
+        # the watermark passes the deliveries before the first one still waiting for its date (none on a business
+        # day without a file); a crash before this commit rewrites the date and records it again
         waiting = [d for d, other in pending if other > day]
-        done = [d for d, _ in pending if not waiting or d < min(waiting)]
-        if done:
-            handoff.move_watermark(con, STATISTICS, stats_uri, max(done), run_id)
-        fault("after-stats-watermark")
+        done = [d for d, _ in pending if not waiting or d < min(waiting)] if day in delivered else []
+        if written or done:
+            con.execute("begin transaction")
+            try:
+                if written:
+                    handoff.record_statistics_written(con, stats_uri, day, run_id)
+                if done:
+                    handoff.move_watermark(con, STATISTICS, stats_uri, max(done), run_id)
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+        if day in delivered:
+            fault("after-stats-watermark")
     return out
 
 

@@ -57,12 +57,16 @@ def movements(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.da
     return table(con, "movements", known_at=known_at, date_from=date_from, date_to=date_to).pl()
 
 
-def balance(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date) -> pl.DataFrame:
-    """The balance file of date_from..date_to: residents before, the movements, residents after, per key."""
-    con.register("movement_table", movements(con, date_from, date_to))
+def balance(con: duckdb.DuckDBPyConnection, date_from: dt.date, date_to: dt.date,
+            known_before: dt.datetime | None = None) -> pl.DataFrame:
+    """The balance file of date_from..date_to: residents at the end of date_from − 1 as known at `known_before`
+    (when the previous date's files were written; None: now), the movements counted since, residents after."""
+    params = {"date_before": date_from - dt.timedelta(days=1), "date_from": date_from, "date_to": date_to,
+              "known_before": known_before}
+    con.register("movement_table", con.sql(_sql("balance_movements.sql"), params={
+        k: v for k, v in params.items() if k != "date_before"}).pl())
     try:
-        return con.sql(_sql("balance_file.sql"), params={"date_before": date_from - dt.timedelta(days=1),
-                                                         "date_from": date_from, "date_to": date_to}).pl()
+        return con.sql(_sql("balance_file.sql"), params=params).pl()
     finally:
         con.unregister("movement_table")
 

@@ -18,15 +18,16 @@ from tasks import stats
 AGE_GROUPS = [f"{a}-{a + 4}" for a in range(0, 100, 5)] + ["100+"]
 
 
-def daily_tables(con: duckdb.DuckDBPyConnection, business_date: dt.date,
-                 period_from: dt.date | None = None) -> dict[str, pl.DataFrame]:
+def daily_tables(con: duckdb.DuckDBPyConnection, business_date: dt.date, period_from: dt.date | None = None,
+                 known_before: dt.datetime | None = None) -> dict[str, pl.DataFrame]:
     """Population and households at the end of the business date, its movements, and with `period_from` the
-    balance of period_from..business_date (the days since the previous statistics date)."""
+    balance since the previous statistics date, whose files were written knowing what the register knew at
+    `known_before` (None: not recorded, taken as now)."""
     tables = {"population": stats.population(con, business_date),
               "households": stats.households(con, business_date),
               "movements": stats.movements(con, business_date, business_date)}
     if period_from is not None:
-        tables["balance"] = stats.balance(con, period_from, business_date)
+        tables["balance"] = stats.balance(con, period_from, business_date, known_before)
     return tables
 
 

@@ -147,3 +147,83 @@ def test_an_empty_period_has_the_header_and_typed_columns(city, tmp_path):
     assert frame.height == 0 and frame.columns == COLUMNS
     assert frame.schema["period_from"] == pl.String and frame.schema["births"] == pl.Int64
     assert frame.schema == stats.balance(city.con, D(2026, 4, 25), D(2026, 4, 27)).schema
+
+
+def chained(stats_root, days: list[str]) -> list[pl.DataFrame]:
+    """The balance files of the dates, each checked to start where the one before ended as it was written."""
+    files = [pl.read_parquet(stats_root / day / "balance.parquet") for day in days]
+    for before, after in zip(files, files[1:]):
+        ended = {k: v["residents_after"] for k, v in rows(before.select(
+            "nationality_group", "sex", "residents_after")).items() if v["residents_after"]}
+        started = {k: v["residents_before"] for k, v in rows(after.select(
+            "nationality_group", "sex", "residents_before")).items() if v["residents_before"]}
+        assert started == ended, (before["period_to"][0], after["period_to"][0])
+    for frame in files:
+        assert frame.filter(pl.col("residents_before") + pl.col("net_change") != pl.col("residents_after")).height == 0
+    return files
+
+
+def test_a_late_birth_is_counted_where_it_arrives_and_the_files_chain(city):
+    """A birth on Sunday 26 April notified in Tuesday's file: Monday's files were written without it, so Tuesday's
+    balance counts it (its period is Tuesday alone) and starts with the residents Monday's file ended with."""
+    stats_uri = str(city.root / "stats")
+    publish.write_statistics(city.con, "run-1", stats_uri)
+    monday = (city.root / "stats" / "2026-04-27" / "balance.csv").read_bytes()
+    city.ingest(write_file(city.inbox, "2026-04-28", [
+        event("bir7", "BIRTH", "2026-04-26", "2026-04-28", **person(7, household_id="H2", relationship="子",
+                                                                      birth_date="2026-04-26"))]))
+    publish.write_statistics(city.con, "run-2", stats_uri)
+
+    assert (city.root / "stats" / "2026-04-27" / "balance.csv").read_bytes() == monday  # not rewritten
+    monday_file, tuesday = chained(city.root / "stats", ["2026-04-27", "2026-04-28"])
+    japanese_men = rows(tuesday)[("japanese", "1")]
+    assert (japanese_men["period_from"], japanese_men["period_to"]) == ("2026-04-28", "2026-04-28")
+    assert (japanese_men["residents_before"], japanese_men["births"], japanese_men["natural_change"],
+            japanese_men["residents_after"]) == (1, 1, 1, 2)
+    assert stats.movements(city.con, D(2026, 4, 28), D(2026, 4, 28))["births"].sum() == 0  # not the day's own
+    known = city.rows("select business_date, delivery_no from statistics_written order by business_date")
+    assert known == [(D(2026, 4, 24), 2), (D(2026, 4, 27), 2), (D(2026, 4, 28), 3)]
+
+
+def test_a_cancelled_counted_event_is_a_negative_count_and_the_files_chain(city):
+    """Monday's file counted Saturday's birth; Tuesday's file cancels it: Tuesday's balance counts −1 birth."""
+    stats_uri = str(city.root / "stats")
+    publish.write_statistics(city.con, "run-1", stats_uri)
+    city.ingest(write_file(city.inbox, "2026-04-28", [
+        event("x4", "CANCEL", "2026-04-28", resident_code=R(4), cancels_event_id="bir4")]))
+    publish.write_statistics(city.con, "run-2", stats_uri)
+
+    _, tuesday = chained(city.root / "stats", ["2026-04-27", "2026-04-28"])
+    japanese_men = rows(tuesday)[("japanese", "1")]
+    assert (japanese_men["residents_before"], japanese_men["births"], japanese_men["additions"],
+            japanese_men["net_change"], japanese_men["residents_after"]) == (1, -1, -1, -1, 0)
+
+
+def test_a_catch_up_run_writes_files_that_chain(city):
+    """Three files taken in one run (Tuesday's with a late move-out effective on Monday): every file starts where
+    the one before ended, and the late move-out is counted once, in the first file written after it was known."""
+    stats_uri = str(city.root / "stats")
+    city.ingest(write_file(city.inbox, "2026-04-28", [
+        event("in8", "MOVE_IN", "2026-04-28", **person(8), prev_address="東京都千代田区")]),
+        write_file(city.inbox, "2026-04-30", [
+            event("out2", "MOVE_OUT", "2026-04-27", "2026-04-30", resident_code=R(2), dest_address="東京都千代田区")]))
+    publish.write_statistics(city.con, "run-1", stats_uri)
+
+    files = chained(city.root / "stats", ["2026-04-27", "2026-04-28", "2026-04-30"])
+    assert [f["moved_out_domestic"].sum() for f in files] == [1, 0, 0]  # known when Monday's files were written
+    assert [f["moved_in_domestic"].sum() for f in files] == [0, 1, 0]
+
+
+def test_a_store_without_the_knowledge_of_the_previous_date_keeps_the_first_definition(city):
+    """A previous date written before statistics_written (no row): its residents as known now, the period's
+    movements as known now."""
+    stats_uri = str(city.root / "stats")
+    publish.write_statistics(city.con, "run-1", stats_uri)
+    city.con.execute("delete from statistics_written")
+    city.ingest(write_file(city.inbox, "2026-04-28", [
+        event("bir7", "BIRTH", "2026-04-26", "2026-04-28", **person(7, birth_date="2026-04-26"))]))
+    publish.write_statistics(city.con, "run-2", stats_uri)
+
+    tuesday = pl.read_parquet(city.root / "stats" / "2026-04-28" / "balance.parquet")
+    assert tuesday.equals(stats.balance(city.con, D(2026, 4, 28), D(2026, 4, 28)))
+    assert rows(tuesday)[("japanese", "1")]["births"] == 0

@@ -109,6 +109,9 @@ def fingerprint(root: Path) -> dict:
             "handoffs": rows(con, "select * exclude (run_id, published_at) from handoff_ledger"),
             "disclosures": rows(con, "select * exclude (run_id, disclosed_at) from disclosure_log"),
             "watermarks": rows(con, "select output, target, delivery_no, business_date from publish_watermark"),
+            # what each date's files were last written knowing (a date written again by the rerun: its newest row)
+            "statistics written": rows(con, "select target, business_date, max(delivery_no) as delivery_no "
+                                            "from statistics_written group by target, business_date"),
             "intents": rows(con, "select * from handoff_intent"),
             "pending seals": rows(con, "select seq from ledger_chain_pending"),
             "chain": chain.verify(con),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from juki_core.store import connect
 from synthetic.city import generate_city
 
 
+@pytest.mark.slow
 def test_a_city_run_day_by_day_rolls_up_its_period_without_a_chain_break(prefect_api, nation_reference, tmp_path,
                                                                           capsys, monkeypatch):
     """Each day's file taken by its own `juki daily --date D`; late events (effective before the previous

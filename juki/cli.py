@@ -302,8 +302,8 @@ Population and households are those at the end of --date; the movements (人口�
 files of every statistics date in --from..--date (default: --date alone). The files' periods must chain; a
 --from inside a file's period widens the period to that file's start (<D>_報告状況.csv gives each city's).
 A city fails when a file breaks its identity (residents_before + net_change = residents_after), when the
-files leave a gap or restate a published figure (a chain break), or when the end of the period does not
-agree with population.parquet. A failing or missing city's figures are NOT added: its rows are empty and
+files leave a gap or do not chain (an earlier date rewritten after a later one), or when the end of the
+period does not agree with population.parquet. A failing or missing city's figures are NOT added: its rows are empty and
 every row above it says 不完全. Written into --out: <D>_人口動態及び世帯数.csv, <D>_年齢階級別人口.csv,
 <D>_報告状況.csv (every expected municipality: reported / missing / failing and why) and
 <D>_人口ピラミッド.png (the nation). Runs the Prefect flow `rollup`."""

@@ -212,7 +212,8 @@ def check_city(balances: list[pl.DataFrame], population: pl.DataFrame, date_from
 
     The files must chain: each period starts the day after the previous one ends, the first starts on or before
     date_from, the last ends on date_to, and each file's residents_before is the previous file's residents_after
-    (else a late event restated a published figure: a chain break). The period's residents_after must be the
+    (else an earlier date's files were rewritten after a later date's were written, e.g. by a second file for
+    that date: a chain break). The period's residents_after must be the
     population file's residents by key."""
     # a file is a few rows (one per key): checked in Python, not by a polars query per condition
     files = [b.to_dicts() for b in balances]
@@ -243,8 +244,8 @@ def check_city(balances: list[pl.DataFrame], population: pl.DataFrame, date_from
         later, end, key, published, restated = breaks[0]
         dates = sorted({b[0].isoformat() for b in breaks})
         problems.append(f"{len(breaks)} chain break(s) in the files of {', '.join(dates[:5])}"
-                        f"{' …' if len(dates) > 5 else ''} (late events restated published figures, and are in no "
-                        f"file's movements), first: the {later} file's residents_before {_key_text(key)} {restated} ≠ "
+                        f"{' …' if len(dates) > 5 else ''} (an earlier date was rewritten after a later one was "
+                        f"written), first: the {later} file's residents_before {_key_text(key)} {restated} ≠ "
                         f"the {end} file's residents_after {published}")
     first, last = _by_key(files[0], "residents_before"), _by_key(files[-1], "residents_after")
     sums = {c: _by_key([r for rows in files for r in rows], c) for c in SUMMED}

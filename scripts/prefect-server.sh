@@ -105,6 +105,9 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 # (docs/nation.md); 4 MiB lets the benchmark run the nation in one flow run. One run per prefecture stays under
 # the default (北海道's 179 cities: ~80 KB).
 export PREFECT_SERVER_API_MAX_PARAMETER_SIZE=${PREFECT_SERVER_API_MAX_PARAMETER_SIZE:-4194304}
+# A request whose database call failed in a way the client may retry (SQLite's "database is locked", a
+# PostgreSQL connection timeout) is answered 503 and retried; Prefect logs it only with this on: server.log says why.
+export PREFECT_SERVER_LOG_RETRYABLE_ERRORS=${PREFECT_SERVER_LOG_RETRYABLE_ERRORS:-true}
 export PREFECT_API_URL=http://$HOST:$port/api
 export PREFECT_UI_API_URL=$PREFECT_API_URL
 

@@ -110,8 +110,10 @@ def many_cities(cities: list[City] | None = None, until: dt.date | None = None,
     names = [c.name for c in cities]
     if len(set(names)) != len(names) or len({c.store for c in cities}) != len(cities):
         return failed("every city needs a name and a store of its own.", [])
-    futures = [link_city.with_options(tags=[f"municipality:{c.municipality_code}", f"city:{c.name}"]).submit(c, until)
-               for c in cities]
+    # no tags per city (the task run's name says the city): Prefect starts a concurrency-lease service, a thread
+    # with its own event loop and API client, for every distinct set of task tags and keeps it for the process's
+    # life, so a tag per city left one thread per city (1,741 for the nation) and a lease call each
+    futures = [link_city.submit(c, until) for c in cities]
     wait(futures)  # every city ends, however another one did
     results = [_outcome(city, future) for city, future in zip(cities, futures)]
     for r in results:

@@ -35,7 +35,19 @@ def load_cities(path: str | os.PathLike) -> list[dict]:
             raise CitiesError(f"{source}: city {i} is not a mapping")
     folder = source.resolve().parent
     return [{k: (_beside(folder, str(v)) if k in PATHS and v else v) for k, v in entry.items()}
-            for entry in entries]
+            | _code(source, i, entry) for i, entry in enumerate(entries, 1)]
+
+
+def _code(source: Path, i: int, entry: dict) -> dict:
+    """The entry's municipality_code as text: YAML reads an unquoted 112038 as a number, 011002 as octal 4610."""
+    code = entry.get("municipality_code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        return {}
+    if code < 100000:  # its leading zero is lost, and an octal reading changed its digits
+        raise CitiesError(f"{source}: city {i} ({entry.get('name') or 'no name'}): municipality_code {code} is "
+                          f"not the code written: YAML reads digits with a leading 0 as a number; write it in "
+                          f"quotes, e.g. municipality_code: '011002'")
+    return {"municipality_code": str(code)}
 
 
 def load_keys(path: str | os.PathLike) -> dict[str, str]:

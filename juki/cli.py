@@ -70,7 +70,8 @@ EXAMPLES = {
           juki rollup --date 2026-04-30 --cities three.yaml --expect listed --out /tmp/r; echo "exit $?"
 
         exit status: 0 every expected municipality reported and balanced; 1 the tables are written but
-        incomplete (see <D>_報告状況.csv and the 集計状況 column); 2 usage error (bad date, cities file).""",
+        incomplete (see <D>_報告状況.csv and the 集計状況 column), or the roll-up could not run (e.g. --out
+        cannot be written: the reason on standard error, no tables); 2 usage error (bad date, cities file).""",
     "nation": """\
         examples:
           juki nation layout --out /tmp/nation --cities 50 --scale 0.0001 --days 5

@@ -234,6 +234,10 @@ def check_city(balances: list[pl.DataFrame], population: pl.DataFrame, date_from
         problems.append(f"the last balance file ends on {periods[-1][1]}, not {date_to}")
     breaks = []
     for (_, end), (start, later), before, after in zip(periods, periods[1:], files, files[1:]):
+        if start <= end:  # a date's file written after the next date's took days that file had counted
+            problems.append(f"the balance files overlap: the {later} file's period starts on {start}, not after "
+                            f"the {end} file's, which ends on {end} (its days counted twice)")
+            continue
         if start != end + dt.timedelta(days=1):
             problems.append(f"the balance files leave a gap: {end + dt.timedelta(days=1)}.."
                             f"{start - dt.timedelta(days=1)} is in none of them")

@@ -347,3 +347,17 @@ def test_files_through_fsspec_memory_and_outputs(tmp_path):
     assert names == [f"{D}_人口動態及び世帯数.csv", f"{D}_年齢階級別人口.csv", f"{D}_報告状況.csv", f"{D}_人口ピラミッド.png"]
     assert all(Path(p).read_bytes().startswith(b"\xef\xbb\xbf") for p in paths[:3])
     assert Path(paths[3]).read_bytes().startswith(b"\x89PNG")
+
+
+def test_overlapping_files_are_named_as_an_overlap_not_a_gap(two_cities, tmp_path):
+    """A file for Saturday written after Monday's (a Saturday file arriving late): its period Sat..Sat lies inside
+    Monday's Sat..Mon, the same days counted twice; named as such, not as a gap of Sunday..Friday."""
+    write_city(tmp_path / "kawaguchi", FRI, None, None, fri_balance())
+    write_city(tmp_path / "kawaguchi", dt.date(2026, 4, 4), None, None,
+               balance(dt.date(2026, 4, 4), dt.date(2026, 4, 4), [("japanese", "1", 3, 0, 0, 0, 0),
+                                                                 ("japanese", "2", 2, 0, 0, 0, 0)]))
+    t = roll(two_cities[:1], date_from=FRI)
+    reason = t.status["reason"][0]
+    assert t.failing == ["112038"] and "gap" not in reason, reason
+    assert "the balance files overlap: the 2026-04-06 file's period starts on 2026-04-04, not after the " \
+           "2026-04-04 file's, which ends on 2026-04-04" in reason

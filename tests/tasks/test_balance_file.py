@@ -227,3 +227,21 @@ def test_a_store_without_the_knowledge_of_the_previous_date_keeps_the_first_defi
     tuesday = pl.read_parquet(city.root / "stats" / "2026-04-28" / "balance.parquet")
     assert tuesday.equals(stats.balance(city.con, D(2026, 4, 28), D(2026, 4, 28)))
     assert rows(tuesday)[("japanese", "1")]["births"] == 0
+
+
+def test_a_file_for_a_closed_day_arriving_after_the_next_dates_files_writes_no_overlapping_balance(city):
+    """A file dated Saturday 25 April taken after Monday's files were written (Monday's balance covers Sat..Mon):
+    Saturday gets its population files but no balance file, which would count Saturday a second time; its move-in
+    is counted once, in the next file written (Tuesday's), and the files chain."""
+    stats_uri = str(city.root / "stats")
+    publish.write_statistics(city.con, "run-1", stats_uri)
+    city.ingest(write_file(city.inbox, "2026-04-25", [
+        event("in9", "MOVE_IN", "2026-04-25", **person(9), prev_address="東京都千代田区")]))
+    publish.write_statistics(city.con, "run-2", stats_uri)
+    city.ingest(write_file(city.inbox, "2026-04-28", []))
+    publish.write_statistics(city.con, "run-3", stats_uri)
+
+    saturday = city.root / "stats" / "2026-04-25"
+    assert (saturday / "population.parquet").exists() and not (saturday / "balance.parquet").exists()
+    files = chained(city.root / "stats", ["2026-04-27", "2026-04-28"])
+    assert [f["moved_in_domestic"].sum() for f in files] == [0, 1]

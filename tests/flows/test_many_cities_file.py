@@ -18,7 +18,32 @@ def test_the_cities_of_a_file_are_the_cities_given_as_a_list(tmp_path):
                            for e in entries], None)
     assert from_file == given
     assert all(isinstance(c, City) for c in from_file)
-    assert len(json.dumps({"cities_file": str(tmp_path / "cities.yaml")})) < 200
+
+
+def test_juki_many_cities_gives_the_flow_the_file_not_the_cities(tmp_path, monkeypatch):
+    """The flow run's parameters are the file's path, however many cities it names."""
+    import flows.many_cities
+    from juki import runner
+
+    given = {}
+
+    class State:
+        message = ""
+
+        def is_failed(self):
+            return False
+
+    def flow(**parameters):
+        given.update(parameters)
+        return State()
+
+    monkeypatch.setattr(runner, "_start_prefect", lambda: None)
+    monkeypatch.setattr(runner, "_outcome", lambda state: [])
+    monkeypatch.setattr(flows.many_cities, "many_cities", flow)
+    cities = [{"name": f"c{i}", "municipality_code": "112038", "store": f"{i}/registry.duckdb"} for i in range(1741)]
+    assert runner.run_many_cities(cities, as_json=True, cities_file=str(tmp_path / "cities.yaml")) == 0
+    assert given["cities_file"] == str((tmp_path / "cities.yaml").resolve()) and "cities" not in given
+    assert len(json.dumps(given, default=str)) < 200
 
 
 def test_cities_and_a_cities_file_together_or_neither_are_refused(tmp_path):

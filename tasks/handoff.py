@@ -610,13 +610,13 @@ def record_statistics_written(con: duckdb.DuckDBPyConnection, target: str, busin
                 {"t": _public_uri(target), "d": business_date, "r": run_id})
 
 
-def statistics_inserted(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date) -> bool:
-    """Whether a date never written comes before a date already written (a file for a closed day arriving late)."""
+def statistics_written_next(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date) -> dt.date | None:
+    """For a date never written, the first date after it already written (a file for a closed day arriving late)."""
     ensure_publish_tables(con)
-    (never, later) = con.execute("select count(*) filter (business_date = $d) = 0, "
-                                 "count(*) filter (business_date > $d) > 0 from statistics_written where target = $t",
-                                 {"t": _public_uri(target), "d": business_date}).fetchall()[0]
-    return never and later
+    (never, following) = con.execute("select count(*) filter (business_date = $d) = 0, "
+                                     "min(business_date) filter (business_date > $d) from statistics_written "
+                                     "where target = $t", {"t": _public_uri(target), "d": business_date}).fetchall()[0]
+    return following if never else None
 
 
 def statistics_known_at(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date) -> dt.datetime | None:

@@ -104,9 +104,10 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
         written = day >= first  # the register knows nothing before its first BASELINE
         if written:
             period_from = balance_period_from(con, day)
-            if period_from is not None and handoff.statistics_inserted(con, stats_uri, day):
-                # its days are in the period of a later date's balance file, written without them: the next file
-                # written counts them (as late), a file of its own would count them a second time
+            following = handoff.statistics_written_next(con, stats_uri, day)
+            if period_from is not None and following is not None and following not in days:
+                # its days are in the period of a later date's balance file, written without them and not written
+                # again now: the next file written counts them (as late), a file of its own would count them twice
                 period_from = None
             known_before = (None if period_from is None else
                             handoff.statistics_known_at(con, stats_uri, period_from - dt.timedelta(days=1)))

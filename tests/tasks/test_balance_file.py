@@ -245,3 +245,20 @@ def test_a_file_for_a_closed_day_arriving_after_the_next_dates_files_writes_no_o
     assert (saturday / "population.parquet").exists() and not (saturday / "balance.parquet").exists()
     files = chained(city.root / "stats", ["2026-04-27", "2026-04-28"])
     assert [f["moved_in_domestic"].sum() for f in files] == [0, 1]
+
+
+def test_a_closed_days_file_taken_with_a_second_file_for_the_next_date_keeps_its_balance_file(city, tmp_path):
+    """Saturday's file arrives with another file for Monday, whose files are written again: Monday's period is then
+    Sunday..Monday, so Saturday keeps a balance file of its own (else Saturday is in none) and the files chain."""
+    stats_uri = str(city.root / "stats")
+    publish.write_statistics(city.con, "run-1", stats_uri)
+    (tmp_path / "again").mkdir()
+    city.ingest(write_file(city.inbox, "2026-04-25", [
+        event("in9", "MOVE_IN", "2026-04-25", **person(9), prev_address="東京都千代田区")]),
+        write_file(tmp_path / "again", "2026-04-27", [
+            event("in6", "MOVE_IN", "2026-04-27", **person(6), prev_address="東京都千代田区")]))
+    publish.write_statistics(city.con, "run-2", stats_uri)
+
+    files = chained(city.root / "stats", ["2026-04-25", "2026-04-27"])
+    assert [f["period_from"][0] for f in files] == ["2026-04-25", "2026-04-26"]
+    assert [f["moved_in_domestic"].sum() for f in files] == [1, 1]

@@ -80,10 +80,10 @@ def _generate(args: tuple[str, int, int]) -> str:
     return code
 
 
-def from_layout(folder: Path, n: int) -> tuple[Path, dt.date, dict]:
+def from_layout(folder: Path, n: int) -> tuple[Path, dt.date]:
     """N cities of a `juki nation layout` folder (spread over the prefectures as `--cities N` takes them), with
     fresh stores and statistics under a run folder beside it; their own subscribers and keys.env."""
-    from juki_core.cities import keys_beside, load_cities, load_keys
+    from juki_core.cities import keys_beside, load_cities
     from synthetic.nation import choose
 
     every = {c["municipality_code"]: c for c in load_cities(folder / "cities.yaml")}
@@ -93,13 +93,14 @@ def from_layout(folder: Path, n: int) -> tuple[Path, dt.date, dict]:
     run = folder.parent / f"{folder.name}-run"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
-    cities = [{**c, "store": f"{c['municipality_code']}/registry.duckdb", "stats": str(run / c["municipality_code"] / "stats")}
-              for c in chosen]
+    keys = str(keys_beside(folder / "cities.yaml"))  # read by each city's task, not put into the environment
+    cities = [{**c, "store": f"{c['municipality_code']}/registry.duckdb", "keys_file": keys,
+               "stats": str(run / c["municipality_code"] / "stats")} for c in chosen]
     (run / "cities.json").write_text(json.dumps({"cities": cities}, ensure_ascii=False))
     first = sorted(Path(chosen[0]["inbox"]).glob("*.csv"))[0].name
     baseline = dt.datetime.strptime(re.search(r"_(\d{8})", first)[1], "%Y%m%d").date()
     say(f"layout: {n} cities of {folder} ({load()})")
-    return run, baseline, load_keys(keys_beside(folder / "cities.yaml"))
+    return run, baseline
 
 
 def lay_out(n: int, residents: int) -> tuple[Path, dt.date]:
@@ -383,8 +384,7 @@ def main() -> None:
         f"{server_db(api, args.server_db)}, PREFECT_LOGGING_LEVEL {env['PREFECT_LOGGING_LEVEL']}, "
         f"{os.cpu_count()} CPUs, {load()}")
     if args.layout:
-        run, baseline, keys = from_layout(args.layout.resolve(), args.cities)
-        env.update(keys)
+        run, baseline = from_layout(args.layout.resolve(), args.cities)
     else:
         run, baseline = lay_out(args.cities, args.residents)
     report("BASELINE", args.cities, phase("baseline", run, baseline, env, api))

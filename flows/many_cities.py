@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field
 
 from flows import daily_linkage
 from flows.hooks import FLOW_TIMEOUT_SECONDS, failed, report_failure
-from juki_core.cities import load_cities
+from juki_core.cities import city_keys, keys_beside, load_cities
 from juki_core.settings import Settings
 from juki_core.store import StoreError, connect, writer_lock
 from tasks import daily
+from tasks.keys import subscriber_key
 
 WORKERS = int(os.environ.get("JUKI_DASK_WORKERS", min(4, os.cpu_count() or 1)))
 
@@ -47,6 +48,8 @@ class City(BaseModel):
     wards: str | None = Field(None, description="a 政令指定都市's CSV town_code,ward_code (its 区 for the roll-up)")
     city_name: str | None = Field(None, description="都道府県 + 市区町村 as its 本籍 and addresses are written "
                                                     "(default: $JUKI_CITY_NAME, else 埼玉県川口市)")
+    keys_file: str | None = Field(None, description="a keys file (NAME=value lines) with the city's key variables, "
+                                    "looked up before the environment (default: keys.env beside the cities file)")
 
 
 @task(name="daily linkage of one city", task_run_name="daily linkage of {city.name}", cache_policy=NO_CACHE,
@@ -64,7 +67,7 @@ def link_city(city: City, until: dt.date | None = None) -> dict:
                 files = daily_linkage.pending_files(con, settings.inbox, until)
                 # the daily flow's steps: the same I/O retries, statistics and hand-off artifacts per city
                 record = daily.run(con, settings, run_id, files, daily.parameters(settings, files, city=city.name),
-                                   key_for=daily_linkage.prefect_key, steps=daily_linkage.STEPS)
+                                   key_for=key_for(city), steps=daily_linkage.STEPS)
             finally:
                 con.close()
     except StoreError as exc:
@@ -85,8 +88,19 @@ def listed_cities(cities: list[City] | None, cities_file: str | None) -> list[Ci
     if (cities is None) == (cities_file is None):
         raise ValueError("give the cities or a cities file, not both or neither")
     if cities_file is not None:
-        return [City(**c) for c in load_cities(cities_file)]
+        keys = keys_beside(cities_file)
+        default = {"keys_file": str(keys)} if keys.is_file() else {}
+        return [City(**(default | c)) for c in load_cities(cities_file)]
     return [c if isinstance(c, City) else City(**c) for c in cities]
+
+
+def key_for(city: City):
+    """The city's keys from its keys file, else the environment or a Prefect Secret block.
+
+    Not put into the environment: Prefect's settings read every variable each time they are built, so a nation's
+    8,705 key variables made each ~0.8 s instead of 0.035 s, many times a task run (docs/nation.md)."""
+    keys = city_keys(city.keys_file) if city.keys_file else None
+    return lambda sub: subscriber_key(sub, use_prefect=True, keys=keys)
 
 
 def _outcome(city: City, future) -> dict:

@@ -349,10 +349,11 @@ second largest of each, and so on. A city's files depend only on its code, --sca
                    store=False)
     many.description = """\
 Run the many-cities flow: every city of --cities (YAML, `cities: [{name, municipality_code, store, inbox,
-subscribers, stats, wards, city_name}, ...]`, paths relative to it) takes its new inbox files into its own
-store, each a task on a local Dask cluster ($JUKI_DASK_ADDRESS: a running one). The cities' keys are read from
-keys.env beside the cities file when it is there (variables already set win); workers of a cluster elsewhere
-need them in their own environment. Exit status: 0 every city completed, 1 a city failed."""
+subscribers, stats, wards, city_name, keys_file}, ...]`, paths relative to it) takes its new inbox files into its
+own store, each a task on a local Dask cluster ($JUKI_DASK_ADDRESS: a running one). A city's keys are read from
+its `keys_file` (default: keys.env beside the cities file) before the environment and Prefect Secret blocks, and
+are never put into the environment; workers of a cluster elsewhere need that file at the same path.
+Exit status: 0 every city completed, 1 a city failed."""
     many.add_argument("--cities", required=True, help="the cities file (YAML)")
     many.add_argument("--until", type=_date, help="take files dated up to this day (YYYY-MM-DD)")
     many.add_argument("--json", action="store_true", help="print only the cities' summaries as JSON")
@@ -887,13 +888,13 @@ def cmd_nation(args) -> int:
 
 def cmd_many_cities(args) -> int:
     from juki.runner import run_many_cities
-    from juki_core.cities import CitiesError, keys_beside, load_cities, load_keys
+    from juki_core.cities import CitiesError, city_keys, keys_beside, load_cities
 
     try:
         cities = load_cities(args.cities)
         keys = keys_beside(args.cities)
-        for name, value in (load_keys(keys) if keys.is_file() else {}).items():
-            os.environ.setdefault(name, value)  # a variable set by the caller wins
+        if keys.is_file():
+            city_keys(keys)  # a keys file that cannot be read is a usage error here, not 1,741 failed cities
     except CitiesError as exc:
         raise UsageError(str(exc)) from None
     return run_many_cities(cities, args.until, args.json, cities_file=args.cities)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import yaml
 
-PATHS = ("store", "inbox", "subscribers", "stats", "wards")  # taken from the YAML's folder when relative
+PATHS = ("store", "inbox", "subscribers", "stats", "wards", "keys_file")  # taken from the YAML's folder when relative
 
 
 class CitiesError(ValueError):
@@ -62,6 +63,16 @@ def load_keys(path: str | os.PathLike) -> dict[str, str]:
             raise CitiesError(f"{Path(path).name}: a line without NAME=value")
         keys[name.strip()] = value.strip().strip("'\"")
     return keys
+
+
+@functools.lru_cache(maxsize=8)
+def _keys_of(path: str, changed: int) -> dict[str, str]:
+    return load_keys(path)
+
+
+def city_keys(path: str | os.PathLike) -> dict[str, str]:
+    """A keys file's variables, read once per change of the file (every city of a nation shares one file)."""
+    return _keys_of(str(path), Path(path).stat().st_mtime_ns)
 
 
 def keys_beside(cities_file: str | os.PathLike) -> Path:

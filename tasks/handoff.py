@@ -200,7 +200,12 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
 
 def key_from_env(variable: str = "JUKI_CONBINI_KEY") -> bytes | None:
     """The 32-byte key given as 64 hex digits in an environment variable; None when it is not set."""
-    value = os.environ.get(variable, "").strip()
+    return key_from_text(variable, os.environ.get(variable, ""))
+
+
+def key_from_text(variable: str, value: str) -> bytes | None:
+    """The 32-byte key of a variable's value (64 hex digits); None when it is empty."""
+    value = value.strip()
     if not value:
         return None
     if not re.fullmatch(r"[0-9A-Fa-f]{64}", value):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -51,3 +52,26 @@ def test_cities_and_a_cities_file_together_or_neither_are_refused(tmp_path):
         listed_cities(None, None)
     with pytest.raises(ValueError, match="not both or neither"):
         listed_cities([], str(tmp_path / "cities.yaml"))
+
+
+def test_a_city_of_a_file_takes_its_keys_from_keys_env_beside_it_not_the_environment(tmp_path, monkeypatch):
+    """keys.env beside the file is each city's keys file; its keys come before the environment and stay out of it."""
+    from flows.many_cities import key_for
+    from tasks.handoff import Subscriber
+
+    entries = [{"name": "a", "municipality_code": "112038", "store": "a/registry.duckdb"},
+               {"name": "b", "municipality_code": "112011", "store": "b/registry.duckdb", "keys_file": "b.env"}]
+    (tmp_path / "cities.yaml").write_text(json.dumps({"cities": entries}), encoding="utf-8")
+    (tmp_path / "keys.env").write_text("JUKI_112038_CONBINI_KEY=" + "ab" * 32 + "\n", encoding="utf-8")
+    (tmp_path / "b.env").write_text("JUKI_112011_CONBINI_KEY=" + "cd" * 32 + "\n", encoding="utf-8")
+    monkeypatch.setenv("JUKI_112038_CONBINI_KEY", "ef" * 32)
+    a, b = listed_cities(None, str(tmp_path / "cities.yaml"))
+    assert (a.keys_file, b.keys_file) == (str(tmp_path / "keys.env"), str(tmp_path / "b.env"))
+
+    def sub(code):
+        return Subscriber(name="conbini", mode="snapshot", target="", fields=(), population="current",
+                          key_env=f"JUKI_{code}_CONBINI_KEY")
+
+    assert key_for(a)(sub("112038")) == bytes.fromhex("ab" * 32)
+    assert key_for(b)(sub("112011")) == bytes.fromhex("cd" * 32)
+    assert "JUKI_112011_CONBINI_KEY" not in os.environ

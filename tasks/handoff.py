@@ -615,13 +615,11 @@ def record_statistics_written(con: duckdb.DuckDBPyConnection, target: str, busin
                 {"t": _public_uri(target), "d": business_date, "r": run_id})
 
 
-def statistics_written_next(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date) -> dt.date | None:
-    """For a date never written, the first date after it already written (a file for a closed day arriving late)."""
+def statistics_first_written(con: duckdb.DuckDBPyConnection, target: str) -> dict[dt.date, dt.datetime]:
+    """Each written date's first writing: the knowledge (known_at) its files were first written with."""
     ensure_publish_tables(con)
-    (never, following) = con.execute("select count(*) filter (business_date = $d) = 0, "
-                                     "min(business_date) filter (business_date > $d) from statistics_written "
-                                     "where target = $t", {"t": _public_uri(target), "d": business_date}).fetchall()[0]
-    return following if never else None
+    return dict(con.execute("select business_date, min(known_at) from statistics_written where target = $t "
+                            "group by business_date", {"t": _public_uri(target)}).fetchall())
 
 
 def statistics_known_at(con: duckdb.DuckDBPyConnection, target: str, business_date: dt.date) -> dt.datetime | None:

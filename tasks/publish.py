@@ -57,19 +57,28 @@ def statistics_dates(con: duckdb.DuckDBPyConnection, stats_uri: str,
     return sorted(days)
 
 
-def balance_period_from(con: duckdb.DuckDBPyConnection, day: dt.date) -> dt.date | None:
+def balance_period_from(con: duckdb.DuckDBPyConnection, day: dt.date,
+                        inserted: frozenset[dt.date] = frozenset()) -> dt.date | None:
     """The first day of the date's balance file: the day after the previous statistics date (a business day or
-    an applied file's date, not before the last BASELINE file's), so the days the office is closed fold into the
-    next date and the files sum to any period; None on dates up to the last BASELINE file (no balance file)."""
+    an applied file's date, not before the last BASELINE file's, not an `inserted` one), so the days the office is
+    closed fold into the next date and the files sum to any period; None on dates up to the last BASELINE file."""
     last = last_baseline_date(con)
     if last is None or day <= last:
         return None
-    (filed,) = con.execute("select max(business_date) from file_ledger where status = 'applied' "
-                           "and business_date < $day", {"day": day}).fetchall()[0]
+    filed = max((d for (d,) in con.execute("select distinct business_date from file_ledger where status = 'applied' "
+                                           "and business_date < $day", {"day": day}).fetchall()
+                 if d not in inserted), default=None)
     previous = day - dt.timedelta(days=1)
     while previous > last and previous != filed and not is_business_day(previous):
         previous -= dt.timedelta(days=1)
     return previous + dt.timedelta(days=1)
+
+
+def inserted(first_written: dict[dt.date, dt.datetime], day: dt.date) -> bool:
+    """Whether the date was (or, not written yet, would be) first written after a later date was."""
+    later = [known for other, known in first_written.items() if other > day]
+    own = first_written.get(day)
+    return bool(later) and (own is None or min(later) < own)
 
 
 @dataclass
@@ -103,12 +112,11 @@ def write_statistics(con: duckdb.DuckDBPyConnection, run_id: str, stats_uri: str
     for day in days:
         written = day >= first  # the register knows nothing before its first BASELINE
         if written:
-            period_from = balance_period_from(con, day)
-            following = handoff.statistics_written_next(con, stats_uri, day)
-            if period_from is not None and following is not None and following not in days:
-                # its days are in the period of a later date's balance file, written without them and not written
-                # again now: the next file written counts them (as late), a file of its own would count them twice
-                period_from = None
+            first_written = handoff.statistics_first_written(con, stats_uri)
+            # a date first written after a later one (a file for a closed day arriving late) lies in that date's
+            # period: no balance file of its own (it would count its days twice) and no period ends on it
+            period_from = None if inserted(first_written, day) else balance_period_from(
+                con, day, frozenset(d for d in first_written if inserted(first_written, d)))
             known_before = (None if period_from is None else
                             handoff.statistics_known_at(con, stats_uri, period_from - dt.timedelta(days=1)))
             out.day, out.tables = day, stats_files.daily_tables(con, day, period_from, known_before)

@@ -247,9 +247,9 @@ def test_a_file_for_a_closed_day_arriving_after_the_next_dates_files_writes_no_o
     assert [f["moved_in_domestic"].sum() for f in files] == [0, 1]
 
 
-def test_a_closed_days_file_taken_with_a_second_file_for_the_next_date_keeps_its_balance_file(city, tmp_path):
-    """Saturday's file arrives with another file for Monday, whose files are written again: Monday's period is then
-    Sunday..Monday, so Saturday keeps a balance file of its own (else Saturday is in none) and the files chain."""
+def test_a_late_closed_days_file_with_another_file_for_the_next_date_folds_into_its_period(city, tmp_path):
+    """Saturday's file arrives after Monday's statistics, with another file for Monday: Monday's files are written
+    again over Saturday..Monday (Saturday is no statistics date of its own), counting both move-ins once."""
     stats_uri = str(city.root / "stats")
     publish.write_statistics(city.con, "run-1", stats_uri)
     (tmp_path / "again").mkdir()
@@ -259,6 +259,23 @@ def test_a_closed_days_file_taken_with_a_second_file_for_the_next_date_keeps_its
             event("in6", "MOVE_IN", "2026-04-27", **person(6), prev_address="東京都千代田区")]))
     publish.write_statistics(city.con, "run-2", stats_uri)
 
-    files = chained(city.root / "stats", ["2026-04-25", "2026-04-27"])
-    assert [f["period_from"][0] for f in files] == ["2026-04-25", "2026-04-26"]
-    assert [f["moved_in_domestic"].sum() for f in files] == [1, 1]
+    assert not (city.root / "stats" / "2026-04-25" / "balance.parquet").exists()
+    monday = pl.read_parquet(city.root / "stats" / "2026-04-27" / "balance.parquet")
+    assert monday["period_from"][0] == "2026-04-25" and monday["moved_in_domestic"].sum() == 2
+
+
+def test_a_late_closed_days_file_then_another_file_for_the_next_date_in_a_later_run(city, tmp_path):
+    """Saturday's file after Monday's statistics, then another file for Monday in a later run: Monday's period stays
+    Saturday..Monday (Saturday is in no file otherwise), Saturday's move-in counted in it."""
+    stats_uri = str(city.root / "stats")
+    publish.write_statistics(city.con, "run-1", stats_uri)
+    city.ingest(write_file(city.inbox, "2026-04-25", [
+        event("in9", "MOVE_IN", "2026-04-25", **person(9), prev_address="東京都千代田区")]))
+    publish.write_statistics(city.con, "run-2", stats_uri)
+    (tmp_path / "again").mkdir()
+    city.ingest(write_file(tmp_path / "again", "2026-04-27", [
+        event("in6", "MOVE_IN", "2026-04-27", **person(6), prev_address="東京都千代田区")]))
+    publish.write_statistics(city.con, "run-3", stats_uri)
+
+    monday = pl.read_parquet(city.root / "stats" / "2026-04-27" / "balance.parquet")
+    assert monday["period_from"][0] == "2026-04-25" and monday["moved_in_domestic"].sum() == 2

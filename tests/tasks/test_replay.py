@@ -327,7 +327,7 @@ def test_runs_recorded_before_the_balance_files_still_verify_and_recorded_ones_a
     con = connect(settings.store)
     try:
         with monkeypatch.context() as old_code:
-            old_code.setattr(publish, "balance_period_from", lambda con, day: None)
+            old_code.setattr(publish, "balance_period_from", lambda con, day, *inserted: None)
             for n, path in enumerate(paths[:3], 1):
                 _daily_run(con, settings, f"run-{n:02d}", [path])
         for n, path in enumerate(paths[3:], 4):

@@ -143,8 +143,9 @@ def read_city(city: CityFiles, date_to: dt.date, date_from: dt.date | None = Non
         return CityResult(code, FAILING, f"cannot read {current.rsplit('/', 1)[-1]} "
                                          f"({type(exc).__name__})")
     if not balances:
-        return CityResult(code, FAILING, f"no balance.parquet for {date_to} (a date up to the last BASELINE "
-                                         f"has none)")
+        return CityResult(code, FAILING, f"no balance.parquet for {date_to}: a date up to the last BASELINE has "
+                                         f"none, nor does a closed day's date first written after a later date "
+                                         f"(its days are in that date's file)")
     summed, period_from, problems = check_city(balances, population, date_from, date_to)
     units, ward_problems = town_units(population, households, code, wards, ward_names)
     problems += ward_problems

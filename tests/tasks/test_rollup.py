@@ -361,3 +361,14 @@ def test_overlapping_files_are_named_as_an_overlap_not_a_gap(two_cities, tmp_pat
     assert t.failing == ["112038"] and "gap" not in reason, reason
     assert "the balance files overlap: the 2026-04-06 file's period starts on 2026-04-04, not after the " \
            "2026-04-04 file's, which ends on 2026-04-04" in reason
+
+
+def test_a_date_without_a_balance_file_names_why_it_has_none(tmp_path):
+    """Population and households but no balance file: a BASELINE date, or a closed day's file taken after the next
+    date's statistics (its days are in that date's balance file)."""
+    write_city(tmp_path / "kawaguchi", D, KAWAGUCHI_POP, KAWAGUCHI_HH, None)
+    t = roll([r.CityFiles("kawaguchi", "112038", str(tmp_path / "kawaguchi"))])
+    assert t.failing == ["112038"]
+    assert t.status["reason"][0] == (f"no balance.parquet for {D}: a date up to the last BASELINE has none, nor does "
+                                     f"a closed day's date first written after a later date (its days are in that "
+                                     f"date's file)")

@@ -86,7 +86,7 @@ NATION_ROWS = [
 
 @pytest.fixture
 def nation_reference(monkeypatch):
-    """schemas.municipalities replaced by NATION_ROWS (the interface of common.md)."""
+    """schemas.municipalities replaced by NATION_ROWS."""
     import sys
     import types
     from dataclasses import dataclass
